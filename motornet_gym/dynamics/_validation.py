@@ -1,0 +1,48 @@
+"""Argument checks used at the public boundary of the dynamics layer (never in the hot path)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+
+
+def check_positive(name: str, value: float) -> float:
+    """Return ``float(value)`` or raise ``ValueError`` naming the argument if it is not finite and > 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number; got {value!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    return v
+
+
+def check_choice(name: str, value: str, valid: Iterable[str]) -> str:
+    """Return the lower-cased ``value`` if it is one of ``valid``, else raise listing the valid names."""
+    valid = tuple(valid)
+    key = str(value).lower()
+    if key not in valid:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, valid))}")
+    return key
+
+
+def check_batch_tensor(
+    name: str, value: torch.Tensor, width: int, batch_size: int | None = None
+) -> torch.Tensor:
+    """Check that ``value`` is a floating tensor of shape ``(B, width)`` (or broadcastable ``(1, width)``
+    / ``(width,)``) with finite entries, and return it as 2-D."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, {width}); got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor; got dtype {value.dtype}")
+    t = value.unsqueeze(0) if value.dim() == 1 else value
+    ok_batch = batch_size is None or t.shape[0] in (1, batch_size)
+    if t.dim() != 2 or t.shape[1] != width or not ok_batch:
+        expected = f"(B, {width})" if batch_size is None else f"({batch_size}, {width}) or (1, {width})"
+        raise ValueError(f"{name} must have shape {expected}; got {tuple(value.shape)}")
+    if not bool(torch.isfinite(t).all()):
+        bad = torch.nonzero(~torch.isfinite(t))[0].tolist()
+        raise ValueError(f"{name} must be finite; got a non-finite value at index {tuple(bad)}")
+    return t
