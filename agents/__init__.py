@@ -1,0 +1,1 @@
+"""Training scripts and the comparison runner, run from the repository root (``python -m agents.demo``)."""

@@ -1,0 +1,1 @@
+"""Benchmarks: throughput and time-to-accuracy, as ratios against a baseline measured in the same run."""

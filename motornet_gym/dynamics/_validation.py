@@ -31,8 +31,10 @@ def check_choice(name: str, value: str, valid: Iterable[str]) -> str:
 def check_batch_tensor(
     name: str, value: torch.Tensor, width: int, batch_size: int | None = None
 ) -> torch.Tensor:
-    """Check that ``value`` is a floating tensor of shape ``(B, width)`` (or broadcastable ``(1, width)``
-    / ``(width,)``) with finite entries, and return it as 2-D."""
+    """Check a ``(B, width)`` floating tensor with finite entries and return it as 2-D.
+
+    ``(1, width)`` and ``(width,)`` are accepted and broadcast over the batch.
+    """
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (B, {width}); got {type(value).__name__}")
     if not value.is_floating_point():

@@ -58,9 +58,7 @@ class Effector(nn.Module):
     ) -> None:
         super().__init__()
         if geometry.n_muscles != muscle.n_muscles:
-            raise ValueError(
-                f"geometry has {geometry.n_muscles} muscles but muscle has {muscle.n_muscles}"
-            )
+            raise ValueError(f"geometry has {geometry.n_muscles} muscles but muscle has {muscle.n_muscles}")
         self.skeleton = skeleton
         self.muscle = muscle
         self.geometry = geometry
@@ -96,9 +94,7 @@ class Effector(nn.Module):
         """Integration sub-step, s."""
         return self.dt / self.n_ministeps
 
-    def initial_state(
-        self, joint_pos: torch.Tensor, joint_vel: torch.Tensor | None = None
-    ) -> EffectorState:
+    def initial_state(self, joint_pos: torch.Tensor, joint_vel: torch.Tensor | None = None) -> EffectorState:
         """State at rest activation for the given joint configuration.
 
         Args:
@@ -202,8 +198,10 @@ class Effector(nn.Module):
         return ContinuousState(s.joint_vel, qdd, adot, s.muscle.fibre_velocity)
 
     def apply_limits(self, x: ContinuousState) -> ContinuousState:
-        """Clip activation, then joint limits in MotorNet's order: clamp speed, zero the velocity
-        pointing out of a limit reached, clamp position."""
+        """Clip activation, then apply joint limits in MotorNet's order.
+
+        Clamp the speed, zero the velocity pointing out of a limit that was reached, clamp position.
+        """
         lb, ub = self.pos_lower_bound.to(x.joint_pos), self.pos_upper_bound.to(x.joint_pos)
         q, qd = x.joint_pos, x.joint_vel.clamp(-self.vel_bound, self.vel_bound)
         out = ((qd < 0) & (q <= lb)) | ((qd > 0) & (q >= ub))

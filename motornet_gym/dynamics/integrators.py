@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class ContinuousState(NamedTuple):
-    """The integrated variables: joint position/velocity ``(B, D)``, activation and fibre length ``(B, M)``."""
+    """The integrated variables: joint pos/vel ``(B, D)``, activation and fibre length ``(B, M)``."""
 
     joint_pos: torch.Tensor
     joint_vel: torch.Tensor
@@ -79,9 +79,7 @@ def rk4_step(
     k2 = f(_axpy(x0, dt / 2, k1))
     k3 = f(_axpy(x0, dt / 2, k2))
     k4 = f(_axpy(x0, dt, k3))
-    k = ContinuousState(
-        *((a + 2 * b + 2 * c + d) / 6 for a, b, c, d in zip(k1, k2, k3, k4, strict=True))
-    )
+    k = ContinuousState(*((a + 2 * b + 2 * c + d) / 6 for a, b, c, d in zip(k1, k2, k3, k4, strict=True)))
     x1 = eff.apply_limits(_axpy(x0, dt, k))
     return eff.assemble(x1)
 

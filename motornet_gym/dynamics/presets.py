@@ -1,5 +1,6 @@
-"""Ready-made effectors with the parameters of MotorNet 0.3.0 (Codol et al. 2024, eLife,
-doi:10.7554/eLife.88591).
+"""Ready-made effectors with the parameters of MotorNet 0.3.0.
+
+Codol et al. 2024, eLife, doi:10.7554/eLife.88591.
 
 =====================  ===========================================================  ==========
 preset                 model                                                        MotorNet
@@ -21,8 +22,8 @@ from .effector import Effector
 from .geometry import ConstantMomentArmGeometry, PathGeometry, PolynomialGeometry
 from .muscles import (
     CompliantTendonHillMuscle,
-    Muscle,
     MujocoHillMuscle,
+    Muscle,
     ReluMuscle,
     RigidTendonHillMuscle,
     RigidTendonHillMuscleThelen,
@@ -129,7 +130,11 @@ def arm24(
 
 
 def arm26(
-    muscle: str = "kistemaker", *, dt: float = 0.01, n_ministeps: int = 1, integrator: str = "euler",
+    muscle: str = "kistemaker",
+    *,
+    dt: float = 0.01,
+    n_ministeps: int = 1,
+    integrator: str = "euler",
 ) -> Effector:
     """Two-joint arm with six lumped muscles and polynomial geometry (MotorNet ``RigidTendonArm26``).
 

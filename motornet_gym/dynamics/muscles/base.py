@@ -79,9 +79,15 @@ class Muscle(nn.Module):
         self.tau_activation = check_positive("tau_activation", tau_activation)
         self.tau_deactivation = check_positive("tau_deactivation", tau_deactivation)
         n = self.n_muscles
-        self.register_buffer("max_isometric_force", _per_muscle("max_isometric_force", max_isometric_force, n))
-        self.register_buffer("optimal_fibre_length", _per_muscle("optimal_fibre_length", optimal_fibre_length, n))
-        self.register_buffer("tendon_slack_length", _per_muscle("tendon_slack_length", tendon_slack_length, n))
+        self.register_buffer(
+            "max_isometric_force", _per_muscle("max_isometric_force", max_isometric_force, n)
+        )
+        self.register_buffer(
+            "optimal_fibre_length", _per_muscle("optimal_fibre_length", optimal_fibre_length, n)
+        )
+        self.register_buffer(
+            "tendon_slack_length", _per_muscle("tendon_slack_length", tendon_slack_length, n)
+        )
         self.register_buffer("vmax", torch.ones(n, dtype=torch.float64))
 
     def clip_activation(self, a: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,158 @@
+"""Helpers shared by the front ends: spaces, action validation, tensors to numpy, trails.
+
+Used by :mod:`motornet_gym.envs` and :mod:`motornet_gym.sb3`; nothing here knows physics or cost.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from .rendering import LimbFrame
+
+__all__ = [
+    "TrailBuffer",
+    "action_space",
+    "frame_from_info",
+    "info_row",
+    "info_to_numpy",
+    "observation_space",
+    "to_numpy",
+    "validate_action",
+]
+
+#: Info keys the renderer reads.
+RENDER_KEYS = ("joint_pos", "fingertip_pos", "target", "activation", "endpoint_load")
+
+
+def observation_space(observation_size: int) -> spaces.Box:
+    """``Box(-inf, inf, (O,), float32)``: observation noise makes every element unbounded."""
+    return spaces.Box(-np.inf, np.inf, (observation_size,), np.float32)
+
+
+def action_space(n_muscles: int) -> spaces.Box:
+    """``Box(0, 1, (M,), float32)``: muscle excitations."""
+    return spaces.Box(0.0, 1.0, (n_muscles,), np.float32)
+
+
+def validate_action(
+    action: Any, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """Check an action's shape and finiteness, clip it to [0, 1] and move it to the engine.
+
+    Args:
+        action: Array-like (numpy array, list, torch tensor) of excitations.
+        shape: Expected shape, ``(M,)`` for a single env or ``(N, M)`` for a batch.
+        device: Engine device.
+        dtype: Engine dtype.
+
+    Returns:
+        A tensor of shape ``(N, M)`` (``(1, M)`` for a single env) on ``device`` with ``dtype``.
+
+    Raises:
+        ValueError: On a wrong shape, a non-numeric dtype or a non-finite entry.
+    """
+    if isinstance(action, torch.Tensor):
+        action = action.detach().cpu().numpy()
+    arr = np.asarray(action)
+    if arr.shape != shape:
+        raise ValueError(
+            f"action must have shape {shape} (batch of muscle excitations in [0, 1]); "
+            f"got shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "fiub":
+        raise ValueError(f"action must be numeric; got dtype {arr.dtype}")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        idx = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(
+            f"action must be finite (excitations in [0, 1]); got {arr[idx]!r} at index {idx}"
+        )
+    arr = np.clip(arr, 0.0, 1.0)
+    t = torch.from_numpy(np.ascontiguousarray(arr)).to(device=device, dtype=dtype)
+    return t.reshape(-1, shape[-1])
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """A numpy copy of a tensor (never a view of engine memory)."""
+    t = t.detach()
+    if t.device.type == "cpu":
+        return t.numpy().copy()
+    return t.cpu().numpy()
+
+
+def info_to_numpy(info: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert a (nested) engine info dict of batched tensors to numpy copies, keeping the batch."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if isinstance(value, torch.Tensor):
+            out[key] = to_numpy(value)
+        elif isinstance(value, Mapping):
+            out[key] = info_to_numpy(value)
+        else:
+            out[key] = value
+    return out
+
+
+def info_row(info: Mapping[str, Any], index: int, batch_size: int) -> dict[str, Any]:
+    """Row ``index`` of a (nested) engine info dict, as numpy copies (0-d rows become scalars)."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if isinstance(value, torch.Tensor):
+            if value.dim() >= 1 and value.shape[0] == batch_size:
+                value = value[index]
+            arr = to_numpy(value)
+            out[key] = arr[()] if arr.ndim == 0 else arr
+        elif isinstance(value, np.ndarray):
+            v = value[index] if value.ndim >= 1 and value.shape[0] == batch_size else value
+            out[key] = np.array(v)[()] if np.ndim(v) == 0 else np.array(v)
+        elif isinstance(value, Mapping):
+            out[key] = info_row(value, index, batch_size)
+        else:
+            out[key] = value
+    return out
+
+
+class TrailBuffer:
+    """Recent fingertip positions of the sub-environments being rendered.
+
+    Args:
+        indices: Sub-environment indices to track.
+        length: Number of positions kept per sub-environment.
+    """
+
+    def __init__(self, indices: Sequence[int], length: int = 100) -> None:
+        self.indices = tuple(indices)
+        self._trails = {i: deque(maxlen=length) for i in self.indices}
+
+    def clear(self, mask: np.ndarray | None = None) -> None:
+        """Forget the trails of the sub-environments where ``mask`` is True (all if None)."""
+        for i, trail in self._trails.items():
+            if mask is None or bool(mask[i]):
+                trail.clear()
+
+    def append(self, fingertip_pos: np.ndarray) -> None:
+        """Record ``fingertip_pos`` ``(N, 2)`` m of the tracked sub-environments."""
+        for i, trail in self._trails.items():
+            trail.append(np.array(fingertip_pos[i], dtype=np.float64))
+
+    def trail(self, index: int) -> np.ndarray:
+        """``(T, 2)`` m, oldest first."""
+        t = self._trails[index]
+        return np.stack(t) if t else np.zeros((0, 2))
+
+
+def frame_from_info(info: Mapping[str, np.ndarray], index: int, trail: np.ndarray) -> LimbFrame:
+    """The :class:`LimbFrame` of sub-environment ``index`` from a batched numpy info dict."""
+    return LimbFrame(
+        joint_pos=info["joint_pos"][index],
+        target=info["target"][index],
+        activation=info["activation"][index],
+        endpoint_load=info["endpoint_load"][index],
+        trail=trail,
+    )

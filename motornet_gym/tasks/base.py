@@ -1,0 +1,376 @@
+"""Task base class: initial states, goals, loads, observation cues and the one cost function.
+
+A task holds constants only (an :class:`torch.nn.Module` whose buffers follow ``.to(device,
+dtype)``); everything that changes within an episode lives in the immutable :class:`TaskState`.
+The engine calls, in this order, ``sample_initial`` at reset, then at every step ``loads`` (before
+the effector moves), ``cost`` (on the new state) and ``observation_extras``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+
+import torch
+from torch import nn
+
+from ..dynamics import Effector, EffectorState
+
+#: ``go_step`` of a trial whose go cue never comes (catch / posture trials).
+NEVER = 2**62
+
+
+class LoadState(NamedTuple):
+    """Per-episode parameters of the external loads (zeros where a task does not use them).
+
+    Attributes:
+        background: ``(B, 2)`` N, constant endpoint force over the whole episode.
+        field: ``(B, 2, 2)`` N s/m, velocity-dependent field ``F = field @ fingertip_vel``.
+        channel: ``(B,)`` bool, force-channel trial (the field is replaced by a stiff channel).
+        pulse: ``(B, 2)`` N, endpoint force of the transient pulse.
+        pulse_onset: ``(B,)`` int64, first step during which the pulse acts.
+        pulse_offset: ``(B,)`` int64, first step during which it no longer acts.
+    """
+
+    background: torch.Tensor
+    field: torch.Tensor
+    channel: torch.Tensor
+    pulse: torch.Tensor
+    pulse_onset: torch.Tensor
+    pulse_offset: torch.Tensor
+
+
+class TaskState(NamedTuple):
+    """Everything about one episode that the task draws at reset (constant during the episode).
+
+    Attributes:
+        joint_pos: ``(B, D)`` rad (m for the point mass), initial joint configuration.
+        start: ``(B, 2)`` m, initial fingertip position (the desired position before the go cue).
+        target: ``(B, 2)`` m, target shown to the policy (the desired position after the go cue).
+        go_step: ``(B,)`` int64, step from which the go cue is on (``NEVER`` on catch trials).
+        catch: ``(B,)`` bool, catch trial: the target is shown but the go cue never comes.
+        load: :class:`LoadState`.
+    """
+
+    joint_pos: torch.Tensor
+    start: torch.Tensor
+    target: torch.Tensor
+    go_step: torch.Tensor
+    catch: torch.Tensor
+    load: LoadState
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskConfig:
+    """Cost weights shared by every task.
+
+    Default weights: ``position`` 1 per metre and ``effort`` 0.1. Effort is at most ~1.07 per step
+    for arm26 (every muscle fully active) and ~0.03-0.04 for uniformly random excitations, so with
+    0.1 full co-contraction costs as much as being ~10 cm off target, random exploration pays
+    ~15 % of its cost in effort, and a trained arm (activations ~0.05-0.2) pays a few per cent:
+    effort shapes the solution without making staying still worthwhile.
+
+    Attributes:
+        position_weight: Weight of the fingertip-to-desired distance (per m), >= 0.
+        effort_weight: Weight of the squared force-weighted activation, >= 0.
+    """
+
+    position_weight: float = 1.0
+    effort_weight: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("position_weight", "effort_weight"):
+            check_non_negative(name, getattr(self, name))
+
+
+def check_non_negative(name: str, value: Any) -> float:
+    """Return ``float(value)`` or raise ``ValueError`` if it is not a finite number >= 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    return v
+
+
+def check_range(name: str, value: Any, lower: float = 0.0) -> tuple[float, float]:
+    """Validate a ``(low, high)`` pair with ``lower <= low <= high``, both finite."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high) of numbers; got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lower <= lo <= hi):
+        raise ValueError(f"{name} must satisfy {lower} <= low <= high (finite); got {value!r}")
+    return lo, hi
+
+
+def check_fraction(name: str, value: Any) -> float:
+    """Validate a number in [0, 1]."""
+    v = check_non_negative(name, value)
+    if v > 1:
+        raise ValueError(f"{name} must be in [0, 1]; got {value!r}")
+    return v
+
+
+class Task(nn.Module):
+    """Base class of the tasks: goals, loads, observation cues and cost of an effector.
+
+    Subclasses set ``config_class``, ``has_go_cue``, ``target_relative`` (targets are drawn
+    relative to the start, so a ``joint_pos`` reset option moves them along) and implement :meth:`_sample_train` and
+    :meth:`_sample_eval`; they may override :meth:`loads`.
+
+    Args:
+        effector: The effector the task is defined for (read for its bounds, kinematics, ``dt``
+            and muscle forces; never stepped here).
+        config: Task configuration; the class default if omitted.
+
+    Attributes:
+        dt: Time step, s.
+        cost_weights: Mapping term name -> weight.
+        option_keys: Reset options the task accepts.
+        eval_size: Number of trials of the evaluation suite.
+    """
+
+    config_class: ClassVar[type[TaskConfig]] = TaskConfig
+    has_go_cue: ClassVar[bool] = False
+    target_relative: ClassVar[bool] = False
+    base_option_keys: ClassVar[tuple[str, ...]] = ("suite", "joint_pos", "target")
+
+    def __init__(self, effector: Effector, config: TaskConfig | None = None) -> None:
+        super().__init__()
+        config = self.config_class() if config is None else config
+        if not isinstance(config, self.config_class):
+            raise TypeError(
+                f"config must be a {self.config_class.__name__}; got {type(config).__name__}"
+            )
+        self.config = config
+        self.skeleton = effector.skeleton
+        self.dt = effector.dt
+        self.dof = effector.dof
+        self.n_muscles = effector.n_muscles
+        self.register_buffer("pos_lower_bound", effector.pos_lower_bound.clone())
+        self.register_buffer("pos_upper_bound", effector.pos_upper_bound.clone())
+        fmax = effector.muscle.max_isometric_force
+        # Effort weighting of MotorNet's activation losses: a * F_max / mean(F_max).
+        self.register_buffer("force_weight", (fmax / fmax.mean()).clone())
+        self.cost_weights: Mapping[str, float] = {
+            "position": config.position_weight,
+            "effort": config.effort_weight,
+        }
+        self.option_keys = self.base_option_keys + (("go_time",) if self.has_go_cue else ())
+        self.eval_size = 1
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def _ref(self) -> torch.Tensor:
+        return self.pos_lower_bound
+
+    def steps(self, seconds: float) -> int:
+        """Number of steps in ``seconds`` (rounded to the nearest step)."""
+        return round(seconds / self.dt)
+
+    def fingertip(self, joint_pos: torch.Tensor) -> torch.Tensor:
+        """Fingertip position ``(B, 2)`` m of joint configurations ``(B, D)``."""
+        return self.skeleton.fingertip(joint_pos, torch.zeros_like(joint_pos))[0]
+
+    def uniform_joint_pos(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """Joint positions ``(B, D)`` drawn uniformly within the effector's position bounds."""
+        lb, ub = self.pos_lower_bound, self.pos_upper_bound
+        u = torch.rand(
+            batch_size, self.dof, generator=generator, dtype=lb.dtype, device=lb.device
+        )
+        return lb + (ub - lb) * u
+
+    def no_loads(self, batch_size: int) -> LoadState:
+        """A :class:`LoadState` without any load."""
+        ref = self._ref
+        zi = torch.zeros(batch_size, dtype=torch.int64, device=ref.device)
+        return LoadState(
+            background=ref.new_zeros(batch_size, 2),
+            field=ref.new_zeros(batch_size, 2, 2),
+            channel=torch.zeros(batch_size, dtype=torch.bool, device=ref.device),
+            pulse=ref.new_zeros(batch_size, 2),
+            pulse_onset=zi,
+            pulse_offset=zi.clone(),
+        )
+
+    # ------------------------------------------------------------------ reset
+    def sample_initial(
+        self,
+        batch_size: int,
+        generator: torch.Generator,
+        options: Mapping[str, Any] | None = None,
+    ) -> TaskState:
+        """Draw the episode parameters of ``batch_size`` episodes.
+
+        Args:
+            batch_size: ``B``.
+            generator: Source of every random number (on the task's device).
+            options: ``{"suite": "eval"}`` for the task's fixed evaluation trials (``B`` must be a
+                multiple of :attr:`eval_size`; the suite is tiled), ``"joint_pos"`` ``(B, D)``
+                initial joints, ``"target"`` ``(B, 2)`` m, and for tasks with a go cue
+                ``"go_time"`` (s, a multiple of ``dt``; scalar or ``(B,)``).
+
+        Returns:
+            The :class:`TaskState`.
+
+        Raises:
+            ValueError: On an unknown option, a bad value or a batch size that does not fit the
+                evaluation suite.
+        """
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(self.option_keys))
+        if unknown:
+            raise ValueError(
+                f"unknown reset option {unknown[0]!r} for {type(self).__name__}; "
+                f"expected any of {', '.join(map(repr, self.option_keys))}"
+            )
+        suite = options.get("suite", "train")
+        if suite not in ("train", "eval"):
+            raise ValueError(f"options['suite'] must be 'train' or 'eval'; got {suite!r}")
+        if suite == "eval":
+            if batch_size % self.eval_size:
+                raise ValueError(
+                    f"batch_size must be a multiple of the evaluation suite size "
+                    f"{self.eval_size} for options['suite']='eval'; got {batch_size}"
+                )
+            one = self._sample_eval()
+            reps = batch_size // self.eval_size
+            ts = _map(lambda t: t.repeat((reps,) + (1,) * (t.dim() - 1)), one)
+        else:
+            ts = self._sample_train(batch_size, generator)
+        return self._apply_overrides(ts, options, batch_size)
+
+    def _apply_overrides(
+        self, ts: TaskState, options: Mapping[str, Any], batch_size: int
+    ) -> TaskState:
+        ref = self._ref
+        if "joint_pos" in options:
+            q = _batch_option("joint_pos", options["joint_pos"], self.dof, batch_size, ref)
+            lb, ub = self.pos_lower_bound, self.pos_upper_bound
+            if bool(((q < lb) | (q > ub)).any()):
+                raise ValueError(
+                    f"options['joint_pos'] must lie within [{lb.tolist()}, {ub.tolist()}]; "
+                    f"got {q.tolist()}"
+                )
+            start = self.fingertip(q)
+            # Targets defined relative to the start (centre-out) move with it.
+            target = ts.target + (start - ts.start) if self.target_relative else ts.target
+            ts = ts._replace(joint_pos=q, start=start, target=target)
+        if "target" in options:
+            ts = ts._replace(target=_batch_option("target", options["target"], 2, batch_size, ref))
+        if "go_time" in options:
+            g = torch.as_tensor(options["go_time"], dtype=torch.float64).reshape(-1)
+            steps = torch.round(g / self.dt)
+            if g.numel() not in (1, batch_size) or not bool(torch.isfinite(g).all()) or bool(
+                (g < 0).any() | ((steps * self.dt - g).abs() > 1e-9).any()
+            ):
+                raise ValueError(
+                    f"options['go_time'] must be a scalar or ({batch_size},) of times >= 0 that "
+                    f"are multiples of dt={self.dt} s; got {options['go_time']!r}"
+                )
+            go = steps.to(torch.int64).to(ref.device).expand(batch_size).clone()
+            ts = ts._replace(go_step=go, catch=torch.zeros_like(ts.catch))
+        return ts
+
+    def _sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
+        raise NotImplementedError
+
+    def _sample_eval(self) -> TaskState:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ per step
+    def loads(
+        self, task_state: TaskState, effector_state: EffectorState, step: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """External loads applied during the coming step (held constant over it).
+
+        Args:
+            task_state: The episode's :class:`TaskState`.
+            effector_state: State before the step.
+            step: ``(B,)`` int64, index of the coming step (0 for the first).
+
+        Returns:
+            ``endpoint_load`` ``(B, 2)`` N and ``joint_load`` ``(B, D)`` N m or ``None``.
+        """
+        return task_state.load.background, None
+
+    def desired_position(self, task_state: TaskState, step: torch.Tensor) -> torch.Tensor:
+        """Desired fingertip position ``(B, 2)`` m: the start before the go cue, the target after."""
+        go = (step >= task_state.go_step)[:, None]
+        return torch.where(go, task_state.target, task_state.start)
+
+    def cost(
+        self,
+        task_state: TaskState,
+        effector_state: EffectorState,
+        action: torch.Tensor,
+        step: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """The named cost terms ``(B,)`` of one step (reward = minus their weighted sum).
+
+        Terms:
+            ``position``: Euclidean distance (m) from the fingertip to :meth:`desired_position`.
+            ``effort``: mean over muscles of ``(activation * F_max / mean(F_max))**2``, the
+            force-weighted activation of MotorNet's activation losses (Codol et al. 2024,
+            doi:10.7554/eLife.88591).
+
+        Args:
+            task_state: The episode's :class:`TaskState`.
+            effector_state: State after the step.
+            action: ``(B, M)`` excitation the policy sent (unused by the default terms).
+            step: ``(B,)`` int64 step counter after the step.
+        """
+        desired = self.desired_position(task_state, step)
+        err = effector_state.fingertip_pos - desired
+        position = torch.sqrt((err * err).sum(-1) + 1e-12)
+        effort = ((effector_state.muscle.activation * self.force_weight) ** 2).mean(-1)
+        return {"position": position, "effort": effort}
+
+    def total_cost(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Weighted sum ``(B,)`` of the cost terms."""
+        total = None
+        for name, w in self.cost_weights.items():
+            t = terms[name] * w
+            total = t if total is None else total + t
+        assert total is not None
+        return total
+
+    def observation_extras(
+        self, task_state: TaskState, step: torch.Tensor
+    ) -> tuple[tuple[str, torch.Tensor], ...]:
+        """Task cues of the observation, in order: ``target`` ``(B, 2)`` m and, for tasks with a go
+        cue, ``go_cue`` ``(B, 1)`` (0 before the go cue, 1 from ``go_step`` on)."""
+        if not self.has_go_cue:
+            return (("target", task_state.target),)
+        go = (step >= task_state.go_step).to(task_state.target.dtype)[:, None]
+        return (("target", task_state.target), ("go_cue", go))
+
+    def observation_extra_parts(self) -> tuple[tuple[str, int], ...]:
+        """Names and sizes of :meth:`observation_extras`."""
+        return (("target", 2), ("go_cue", 1)) if self.has_go_cue else (("target", 2),)
+
+
+def _map(fn, tree):
+    if isinstance(tree, torch.Tensor):
+        return fn(tree)
+    return type(tree)(*(_map(fn, t) for t in tree))
+
+
+def _batch_option(
+    name: str, value: Any, width: int, batch_size: int, ref: torch.Tensor
+) -> torch.Tensor:
+    t = torch.as_tensor(value).to(dtype=ref.dtype, device=ref.device)
+    if t.dim() == 1:
+        t = t[None]
+    if t.dim() != 2 or t.shape[1] != width or t.shape[0] not in (1, batch_size):
+        raise ValueError(
+            f"options[{name!r}] must have shape ({batch_size}, {width}) or ({width},); "
+            f"got {tuple(torch.as_tensor(value).shape)}"
+        )
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"options[{name!r}] must be finite; got {value!r}")
+    return t.expand(batch_size, width).clone()
