@@ -1,11 +1,36 @@
 """motornet_gym: differentiable muscle-driven limbs for Gymnasium, stable-baselines3 and backprop.
 
 The physics (:mod:`motornet_gym.dynamics`) follows MotorNet (Codol et al. 2024, eLife,
-doi:10.7554/eLife.88591) and is written in PyTorch, batch-first and differentiable.
+doi:10.7554/eLife.88591), written in PyTorch, batch-first and differentiable. The same engine runs
+behind the registered Gymnasium environments (``gym.make("motornet/Arm26Reach-v0")``), the native
+vector environments (``gym.make_vec``), an SB3 VecEnv (:func:`motornet_gym.sb3.make_vec_env`) and
+the differentiable :func:`rollout`.
 """
 
-from . import dynamics
+from . import dynamics, io, policies, sb3
+from .engine import Simulator, SimulatorConfig
+from .envs import MotorEnv, MotorVectorEnv, register_envs
+from .registry import ENV_IDS, ENV_SPECS, make_simulator
+from .rollout import Trajectory, rollout
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "dynamics"]
+register_envs()
+
+__all__ = [
+    "ENV_IDS",
+    "ENV_SPECS",
+    "MotorEnv",
+    "MotorVectorEnv",
+    "Simulator",
+    "SimulatorConfig",
+    "Trajectory",
+    "__version__",
+    "dynamics",
+    "io",
+    "make_simulator",
+    "policies",
+    "register_envs",
+    "rollout",
+    "sb3",
+]

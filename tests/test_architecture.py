@@ -14,8 +14,11 @@ PKG = ROOT / "motornet_gym"
 # Rank of each layer; a module may import only from layers of lower or equal rank.
 LAYERS = {
     "dynamics": 0,
+    "io": 0,
     "tasks": 1,
+    "sensory": 2,
     "engine": 2,
+    "registry": 2,
     "policies": 2,
     "rollout": 3,
     "analysis": 4,
@@ -24,8 +27,11 @@ LAYERS = {
 }
 THIRD_PARTY_ALLOWED = {
     "dynamics": {"torch"},
+    "io": {"torch"},
     "tasks": {"torch"},
+    "sensory": {"torch"},
     "engine": {"torch"},
+    "registry": {"torch"},
     "policies": {"torch"},
     "rollout": {"torch"},
     "analysis": {"torch", "numpy", "matplotlib", "scipy"},

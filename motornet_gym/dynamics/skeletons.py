@@ -36,7 +36,7 @@ class Skeleton(nn.Module):
         generalised_force: torch.Tensor,
         endpoint_load: torch.Tensor,
     ) -> torch.Tensor:
-        """Joint acceleration ``(B, D)`` from generalised forces ``(B, D)`` and endpoint force ``(B, 2)`` N."""
+        """Joint acceleration ``(B, D)`` from generalised force ``(B, D)`` and endpoint force ``(B, 2)`` N."""
         raise NotImplementedError
 
     def fingertip(

@@ -18,6 +18,7 @@ from .rendering import LimbFrame
 __all__ = [
     "TrailBuffer",
     "action_space",
+    "check_finite",
     "frame_from_info",
     "info_row",
     "info_to_numpy",
@@ -62,20 +63,29 @@ def validate_action(
     arr = np.asarray(action)
     if arr.shape != shape:
         raise ValueError(
-            f"action must have shape {shape} (batch of muscle excitations in [0, 1]); "
-            f"got shape {arr.shape}"
+            f"action must have shape {shape} (batch of muscle excitations in [0, 1]); got shape {arr.shape}"
         )
     if arr.dtype.kind not in "fiub":
         raise ValueError(f"action must be numeric; got dtype {arr.dtype}")
     finite = np.isfinite(arr)
     if not finite.all():
         idx = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise ValueError(
-            f"action must be finite (excitations in [0, 1]); got {arr[idx]!r} at index {idx}"
-        )
+        raise ValueError(f"action must be finite (excitations in [0, 1]); got {arr[idx]!r} at index {idx}")
     arr = np.clip(arr, 0.0, 1.0)
     t = torch.from_numpy(np.ascontiguousarray(arr)).to(device=device, dtype=dtype)
     return t.reshape(-1, shape[-1])
+
+
+def check_finite(obs: np.ndarray, step: Any) -> None:
+    """Raise ``FloatingPointError`` naming the step and batch index if ``obs`` ``(N, O)`` diverged."""
+    finite = np.isfinite(obs)
+    if not finite.all():
+        b = int(np.argwhere(~finite.all(-1))[0, 0])
+        s = np.asarray(step).reshape(-1)
+        s_b = int(s[b if s.size > 1 else 0])
+        raise FloatingPointError(
+            f"the simulation diverged at step {s_b}, batch index {b}: non-finite observation"
+        )
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
@@ -86,16 +96,22 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.cpu().numpy()
 
 
-def info_to_numpy(info: Mapping[str, Any]) -> dict[str, Any]:
-    """Convert a (nested) engine info dict of batched tensors to numpy copies, keeping the batch."""
+def info_to_numpy(info: Mapping[str, Any], batch_size: int) -> dict[str, Any]:
+    """Convert a (nested) engine info dict to numpy copies with the batch first.
+
+    Values without a leading batch dimension (e.g. a scalar step counter) are broadcast to
+    ``(batch_size, ...)``, so every leaf is an array of length ``batch_size`` as Gymnasium's vector
+    info layout requires.
+    """
     out: dict[str, Any] = {}
     for key, value in info.items():
-        if isinstance(value, torch.Tensor):
-            out[key] = to_numpy(value)
-        elif isinstance(value, Mapping):
-            out[key] = info_to_numpy(value)
-        else:
-            out[key] = value
+        if isinstance(value, Mapping):
+            out[key] = info_to_numpy(value, batch_size)
+            continue
+        arr = to_numpy(value) if isinstance(value, torch.Tensor) else np.asarray(value)
+        if arr.ndim == 0 or arr.shape[0] != batch_size:
+            arr = np.broadcast_to(arr, (batch_size, *arr.shape)).copy()
+        out[key] = arr
     return out
 
 
@@ -142,8 +158,8 @@ class TrailBuffer:
             trail.append(np.array(fingertip_pos[i], dtype=np.float64))
 
     def trail(self, index: int) -> np.ndarray:
-        """``(T, 2)`` m, oldest first."""
-        t = self._trails[index]
+        """``(T, 2)`` m, oldest first (empty for a sub-environment that is not tracked)."""
+        t = self._trails.get(index)
         return np.stack(t) if t else np.zeros((0, 2))
 
 

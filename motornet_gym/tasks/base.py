@@ -66,11 +66,12 @@ class TaskState(NamedTuple):
 class TaskConfig:
     """Cost weights shared by every task.
 
-    Default weights: ``position`` 1 per metre and ``effort`` 0.1. Effort is at most ~1.07 per step
-    for arm26 (every muscle fully active) and ~0.03-0.04 for uniformly random excitations, so with
-    0.1 full co-contraction costs as much as being ~10 cm off target, random exploration pays
-    ~15 % of its cost in effort, and a trained arm (activations ~0.05-0.2) pays a few per cent:
-    effort shapes the solution without making staying still worthwhile.
+    Default weights: ``position`` 1 per metre and ``effort`` 0.1. The effort term is at most ~1.07
+    per step for arm26 (every muscle fully active) and ~0.4 for uniformly random excitations (whose
+    position term is ~0.35 m), so with 0.1 full co-contraction costs as much as being ~10 cm off
+    target, random exploration pays ~10 % of its cost in effort, and a trained arm (activations
+    ~0.05-0.2, effort term ~0.005-0.03) a few per cent: effort shapes the solution (no needless
+    co-contraction) without making staying still worthwhile.
 
     Attributes:
         position_weight: Weight of the fingertip-to-desired distance (per m), >= 0.
@@ -119,8 +120,8 @@ class Task(nn.Module):
     """Base class of the tasks: goals, loads, observation cues and cost of an effector.
 
     Subclasses set ``config_class``, ``has_go_cue``, ``target_relative`` (targets are drawn
-    relative to the start, so a ``joint_pos`` reset option moves them along) and implement :meth:`_sample_train` and
-    :meth:`_sample_eval`; they may override :meth:`loads`.
+    relative to the start, so a ``joint_pos`` reset option moves them along) and implement
+    :meth:`_sample_train` and :meth:`_sample_eval`; they may override :meth:`loads`.
 
     Args:
         effector: The effector the task is defined for (read for its bounds, kinematics, ``dt``
@@ -143,9 +144,7 @@ class Task(nn.Module):
         super().__init__()
         config = self.config_class() if config is None else config
         if not isinstance(config, self.config_class):
-            raise TypeError(
-                f"config must be a {self.config_class.__name__}; got {type(config).__name__}"
-            )
+            raise TypeError(f"config must be a {self.config_class.__name__}; got {type(config).__name__}")
         self.config = config
         self.skeleton = effector.skeleton
         self.dt = effector.dt
@@ -153,9 +152,10 @@ class Task(nn.Module):
         self.n_muscles = effector.n_muscles
         self.register_buffer("pos_lower_bound", effector.pos_lower_bound.clone())
         self.register_buffer("pos_upper_bound", effector.pos_upper_bound.clone())
-        fmax = effector.muscle.max_isometric_force
-        # Effort weighting of MotorNet's activation losses: a * F_max / mean(F_max).
-        self.register_buffer("force_weight", (fmax / fmax.mean()).clone())
+        fmax = effector.muscle.max_isometric_force.double()
+        # Effort weighting of MotorNet's activation losses: a * F_max / mean(F_max). Constants are
+        # built in float64 and cast to the inputs' dtype where used.
+        self.register_buffer("force_weight", fmax / fmax.mean())
         self.cost_weights: Mapping[str, float] = {
             "position": config.position_weight,
             "effort": config.effort_weight,
@@ -179,9 +179,7 @@ class Task(nn.Module):
     def uniform_joint_pos(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """Joint positions ``(B, D)`` drawn uniformly within the effector's position bounds."""
         lb, ub = self.pos_lower_bound, self.pos_upper_bound
-        u = torch.rand(
-            batch_size, self.dof, generator=generator, dtype=lb.dtype, device=lb.device
-        )
+        u = torch.rand(batch_size, self.dof, generator=generator, dtype=lb.dtype, device=lb.device)
         return lb + (ub - lb) * u
 
     def no_loads(self, batch_size: int) -> LoadState:
@@ -244,17 +242,14 @@ class Task(nn.Module):
             ts = self._sample_train(batch_size, generator)
         return self._apply_overrides(ts, options, batch_size)
 
-    def _apply_overrides(
-        self, ts: TaskState, options: Mapping[str, Any], batch_size: int
-    ) -> TaskState:
+    def _apply_overrides(self, ts: TaskState, options: Mapping[str, Any], batch_size: int) -> TaskState:
         ref = self._ref
         if "joint_pos" in options:
             q = _batch_option("joint_pos", options["joint_pos"], self.dof, batch_size, ref)
             lb, ub = self.pos_lower_bound, self.pos_upper_bound
             if bool(((q < lb) | (q > ub)).any()):
                 raise ValueError(
-                    f"options['joint_pos'] must lie within [{lb.tolist()}, {ub.tolist()}]; "
-                    f"got {q.tolist()}"
+                    f"options['joint_pos'] must lie within [{lb.tolist()}, {ub.tolist()}]; got {q.tolist()}"
                 )
             start = self.fingertip(q)
             # Targets defined relative to the start (centre-out) move with it.
@@ -265,8 +260,10 @@ class Task(nn.Module):
         if "go_time" in options:
             g = torch.as_tensor(options["go_time"], dtype=torch.float64).reshape(-1)
             steps = torch.round(g / self.dt)
-            if g.numel() not in (1, batch_size) or not bool(torch.isfinite(g).all()) or bool(
-                (g < 0).any() | ((steps * self.dt - g).abs() > 1e-9).any()
+            if (
+                g.numel() not in (1, batch_size)
+                or not bool(torch.isfinite(g).all())
+                or bool((g < 0).any() | ((steps * self.dt - g).abs() > 1e-9).any())
             ):
                 raise ValueError(
                     f"options['go_time'] must be a scalar or ({batch_size},) of times >= 0 that "
@@ -325,9 +322,10 @@ class Task(nn.Module):
             step: ``(B,)`` int64 step counter after the step.
         """
         desired = self.desired_position(task_state, step)
-        err = effector_state.fingertip_pos - desired
-        position = torch.sqrt((err * err).sum(-1) + 1e-12)
-        effort = ((effector_state.muscle.activation * self.force_weight) ** 2).mean(-1)
+        # vector_norm's gradient at a zero distance is 0 (no NaN), so no epsilon is needed.
+        position = torch.linalg.vector_norm(effector_state.fingertip_pos - desired, dim=-1)
+        activation = effector_state.muscle.activation
+        effort = ((activation * self.force_weight.to(activation)) ** 2).mean(-1)
         return {"position": position, "effort": effort}
 
     def total_cost(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -342,8 +340,11 @@ class Task(nn.Module):
     def observation_extras(
         self, task_state: TaskState, step: torch.Tensor
     ) -> tuple[tuple[str, torch.Tensor], ...]:
-        """Task cues of the observation, in order: ``target`` ``(B, 2)`` m and, for tasks with a go
-        cue, ``go_cue`` ``(B, 1)`` (0 before the go cue, 1 from ``go_step`` on)."""
+        """Task cues of the observation, in order.
+
+        ``target`` ``(B, 2)`` m and, for tasks with a go cue, ``go_cue`` ``(B, 1)`` (0 before the go
+        cue, 1 from ``go_step`` on). Cues are shown without delay or noise by default.
+        """
         if not self.has_go_cue:
             return (("target", task_state.target),)
         go = (step >= task_state.go_step).to(task_state.target.dtype)[:, None]
@@ -360,9 +361,7 @@ def _map(fn, tree):
     return type(tree)(*(_map(fn, t) for t in tree))
 
 
-def _batch_option(
-    name: str, value: Any, width: int, batch_size: int, ref: torch.Tensor
-) -> torch.Tensor:
+def _batch_option(name: str, value: Any, width: int, batch_size: int, ref: torch.Tensor) -> torch.Tensor:
     t = torch.as_tensor(value).to(dtype=ref.dtype, device=ref.device)
     if t.dim() == 1:
         t = t[None]

@@ -42,8 +42,7 @@ class CentreOutConfig(TaskConfig):
                 c = tuple(float(v) for v in self.centre_joint_pos)
             except (TypeError, ValueError):
                 raise ValueError(
-                    f"centre_joint_pos must be a sequence of numbers or None; "
-                    f"got {self.centre_joint_pos!r}"
+                    f"centre_joint_pos must be a sequence of numbers or None; got {self.centre_joint_pos!r}"
                 ) from None
             object.__setattr__(self, "centre_joint_pos", c)
         d = float(self.reach_distance)
@@ -83,7 +82,8 @@ class CentreOut(Task):
         if cfg.centre_joint_pos is None:
             centre = 0.5 * (lb + ub)
         else:
-            centre = torch.tensor(cfg.centre_joint_pos, dtype=lb.dtype)
+            centre = torch.tensor(cfg.centre_joint_pos, dtype=torch.float64)
+            lb, ub = lb.double(), ub.double()
             if centre.shape != (self.dof,) or bool(((centre < lb) | (centre > ub)).any()):
                 raise ValueError(
                     f"centre_joint_pos must be {self.dof} values within "
@@ -113,7 +113,7 @@ class CentreOut(Task):
 
     def _state(self, angle: torch.Tensor, go: torch.Tensor, catch: torch.Tensor) -> TaskState:
         b = angle.shape[0]
-        q0 = self.centre_joint_pos.expand(b, self.dof).clone()
+        q0 = self.centre_joint_pos.to(self._ref).expand(b, self.dof).clone()
         start = self.fingertip(q0)
         direction = torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
         go_step = torch.where(catch, torch.full_like(go, NEVER), go)

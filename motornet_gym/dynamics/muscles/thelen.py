@@ -66,9 +66,7 @@ class RigidTendonHillMuscleThelen(Muscle):
             tau_activation=tau_activation,
             tau_deactivation=tau_deactivation,
         )
-        nsl = _per_muscle(
-            "normalized_slack_muscle_length", normalized_slack_muscle_length, self.n_muscles
-        )
+        nsl = _per_muscle("normalized_slack_muscle_length", normalized_slack_muscle_length, self.n_muscles)
         self.register_buffer("slack_fibre_length", nsl * self.optimal_fibre_length)  # l0_pe, m
         self.vmax = 10.0 * self.optimal_fibre_length
 
@@ -94,9 +92,9 @@ class RigidTendonHillMuscleThelen(Muscle):
         vmax = self.vmax.to(l_mt)
         a = self.clip_activation(activation)
         length = (l_mt - l0_se).clamp(min=MIN_FIBRE_LENGTH)
-        f_pe = (
-            (torch.exp(K_PE / STRAIN_PE * (length - l0_pe) / l0_ce) - 1.0) / math.expm1(K_PE)
-        ).clamp(min=0.0)
+        f_pe = ((torch.exp(K_PE / STRAIN_PE * (length - l0_pe) / l0_ce) - 1.0) / math.expm1(K_PE)).clamp(
+            min=0.0
+        )
         f_l = torch.exp(-((length / l0_ce - 1.0) ** 2) / GAMMA)
         a3p1 = 3.0 * a + 1.0
         # Each branch sees only its own side of v = 0, so the unused one stays finite.

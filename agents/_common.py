@@ -1,0 +1,248 @@
+"""Shared plumbing of the training scripts: typed CLI configs, logging, signals, run folders.
+
+Uses the public API of motornet_gym only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import time
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+# ----------------------------------------------------------------------------- typed CLI
+def _field_type(cls: type, field: dataclasses.Field) -> tuple[type, bool]:
+    """(base type, optional?) of a dataclass field annotated as T or T | None."""
+    hint = typing.get_type_hints(cls)[field.name]
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        (base,) = [a for a in args if a is not type(None)]
+        return base, True
+    return hint, False
+
+
+def _field_help(cls: type) -> dict[str, str]:
+    """Per-field help from the ``Attributes:`` section of the class docstring."""
+    out, current = {}, None
+    for line in (cls.__doc__ or "").splitlines():
+        s = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if indent == 8 and ":" in s and s.split(":")[0].isidentifier():
+            current, text = s.split(":", 1)
+            out[current] = text.strip()
+        elif current and s and indent >= 12:
+            out[current] += " " + s
+    return out
+
+
+def parse_config(cls: type, argv: list[str] | None = None, description: str | None = None) -> Any:
+    """Build a frozen config dataclass from command-line flags (``--field-name value``).
+
+    Dict-valued fields take JSON (``--env-kwargs '{"vision_delay": 0.05}'``); booleans take
+    ``--flag`` / ``--no-flag``. Errors from the dataclass's own validation are reported by argparse.
+    """
+    parser = argparse.ArgumentParser(description=description or cls.__doc__.splitlines()[0])
+    helps = _field_help(cls)
+    for f in dataclasses.fields(cls):
+        base, optional = _field_type(cls, f)
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        h = f"{helps.get(f.name, '')} (default: {default!r})"
+        if base is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=h)
+        elif typing.get_origin(base) in (dict, Mapping) or base is dict:
+            parser.add_argument(flag, type=json.loads, default=default, help=h + " [JSON]")
+        else:
+            conv = {int: int, float: float, str: str}.get(base, str)
+
+            def parse(text: str, conv=conv, optional=optional):
+                if optional and text.lower() == "none":
+                    return None
+                return conv(text)
+
+            parser.add_argument(flag, type=parse, default=default, help=h)
+    ns = parser.parse_args(argv)
+    try:
+        return cls(**vars(ns))
+    except (TypeError, ValueError) as e:
+        parser.error(str(e))
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-able dict of a config dataclass."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def check_env_id(env_id: str) -> str:
+    """Raise a clear error (before any training) if ``env_id`` is not registered."""
+    import motornet_gym as mg
+
+    key = str(env_id).removeprefix("motornet_gym:")
+    if key not in mg.ENV_IDS:
+        raise ValueError(f"unknown env_id {env_id!r}; expected one of {', '.join(mg.ENV_IDS)}")
+    return key
+
+
+# ----------------------------------------------------------------------------- logging
+class RunLogger:
+    """CSV always; TensorBoard when installed (or required); wandb when asked (offline by default).
+
+    Args:
+        out_dir: Run folder; ``progress.csv`` is appended to (so resumed runs continue it).
+        config: Logged as hyper-parameters.
+        tensorboard: ``None`` = use it if installed, ``True`` = required, ``False`` = off.
+        wandb_mode: ``None`` (off), ``"offline"`` or ``"online"``.
+        project: wandb project name.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        config: Mapping[str, Any],
+        tensorboard: bool | None = None,
+        wandb_mode: str | None = None,
+        project: str = "motornet_gym",
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_path = self.out_dir / "progress.csv"
+        self._fields: list[str] | None = None
+        if self.csv_path.exists() and self.csv_path.stat().st_size > 0:
+            with self.csv_path.open() as f:
+                self._fields = next(csv.reader(f))
+        self._tb = None
+        if tensorboard is not False:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                if tensorboard:
+                    raise ImportError(
+                        'TensorBoard logging needs tensorboard: pip install "motornet-gym[tensorboard]"'
+                    ) from None
+            else:
+                self._tb = SummaryWriter(str(self.out_dir / "tensorboard"))
+        self._wandb = None
+        if wandb_mode is not None:
+            if wandb_mode not in ("offline", "online"):
+                raise ValueError(f"wandb mode must be 'offline' or 'online'; got {wandb_mode!r}")
+            try:
+                import wandb
+            except ImportError:
+                raise ImportError('wandb logging needs wandb: pip install "motornet-gym[wandb]"') from None
+            self._wandb = wandb.init(
+                project=project, mode=wandb_mode, dir=str(self.out_dir), config=dict(config), resume="allow"
+            )
+
+    def log(self, row: Mapping[str, Any], step: int) -> None:
+        """Append one row (missing columns are written empty)."""
+        if self._fields is None:
+            self._fields = list(row)
+            with self.csv_path.open("w", newline="") as f:
+                csv.writer(f).writerow(self._fields)
+        with self.csv_path.open("a", newline="") as f:
+            csv.writer(f).writerow([_fmt(row.get(k, "")) for k in self._fields])
+        numeric = {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+        if self._tb is not None:
+            for k, v in numeric.items():
+                self._tb.add_scalar(k, v, step)
+        if self._wandb is not None:
+            self._wandb.log(numeric, step=step)
+
+    def close(self) -> None:
+        """Flush and close the optional backends."""
+        if self._tb is not None:
+            self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def _fmt(v: Any) -> Any:
+    return f"{v:.6g}" if isinstance(v, float) else v
+
+
+class Progress:
+    """A tqdm progress bar when tqdm is installed and enabled, else a line every ``every`` updates."""
+
+    def __init__(self, total: int | None, initial: int = 0, enabled: bool = True, every: int = 50) -> None:
+        self._bar = None
+        self._every, self._n, self._enabled = every, initial, enabled
+        if enabled:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                pass
+            else:
+                self._bar = tqdm(total=total, initial=initial, dynamic_ncols=True, file=sys.stderr)
+
+    def update(self, n: int = 1, **postfix: Any) -> None:
+        """Advance and show ``postfix`` values."""
+        self._n += n
+        text = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in postfix.items()}
+        if self._bar is not None:
+            self._bar.update(n)
+            self._bar.set_postfix(text, refresh=False)
+        elif self._enabled and self._n % self._every == 0:
+            line = " ".join(f"{k}={v}" for k, v in text.items())
+            print(f"[{self._n}] {line}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """Close the bar."""
+        if self._bar is not None:
+            self._bar.close()
+
+
+# ----------------------------------------------------------------------------- signals and time
+class StopFlag:
+    """Set by SIGINT/SIGTERM (while installed) so the training loop can checkpoint and stop cleanly."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name: str | None = None
+
+    def _handler(self, signum, frame) -> None:  # noqa: ARG002
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+
+    @contextmanager
+    def installed(self) -> Iterator[StopFlag]:
+        """Install the handlers for the duration of a ``with`` block (main thread only)."""
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                old[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not in the main thread
+                pass
+        try:
+            yield self
+        finally:
+            for sig, h in old.items():
+                signal.signal(sig, h)
+
+
+class WallClock:
+    """Wall-clock seconds of a run, continuing across resumes."""
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self.offset, self._t0 = float(offset), time.perf_counter()
+
+    def __call__(self) -> float:
+        return self.offset + time.perf_counter() - self._t0
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically."""
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
+    os.replace(tmp, path)

@@ -1,0 +1,421 @@
+"""Simulator: effector + task + sensory pipeline, batch-first and differentiable (torch only).
+
+The one implementation behind every front end (Gymnasium env, vector env, SB3 VecEnv, rollout).
+Per step, in this order: action noise is added to the action; the task's loads are computed from
+the state before the step; the effector advances by ``dt``; the step counter increments; the task's
+cost is evaluated on the new state; the sensory delay lines take the new readings; the observation
+is composed from the task cues, the delayed readings and the efference copy, plus noise.
+
+The hot path (:meth:`Simulator.transition`) has no ``.item()``, no host synchronisation and no
+branch on tensor values; which noises are drawn is decided at construction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+
+from .dynamics import Effector, EffectorState
+from .sensory import SensoryConfig, delay_steps, fill_delay_line, observation_std, push, std_vector
+from .tasks import Task, TaskState
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulatorConfig(SensoryConfig):
+    """Episode length plus the sensory configuration (see :class:`~motornet_gym.sensory.SensoryConfig`).
+
+    Attributes:
+        episode_duration: s, > 0, a multiple of ``dt`` (1 s, as MotorNet's ``max_ep_duration``).
+    """
+
+    episode_duration: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        d = self.episode_duration
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d <= 0:
+            raise ValueError(f"episode_duration must be a finite number > 0 s; got {d!r}")
+
+
+class SimState(NamedTuple):
+    """Everything an episode needs, immutable (``B`` envs, ``M`` muscles).
+
+    Attributes:
+        effector: :class:`~motornet_gym.dynamics.EffectorState`.
+        task: :class:`~motornet_gym.tasks.TaskState`.
+        vision: ``(B, Kv + 1, 2)`` m, clean fingertip readings, oldest first (``Kv`` delay steps).
+        proprioception_length: ``(B, Kp + 1, M)`` fibre length / optimal fibre length, oldest first.
+        proprioception_velocity: ``(B, Kp + 1, M)`` fibre velocity / vmax, oldest first.
+        action_history: ``(B, H, M)`` last ``H`` actions clipped to [0, 1], oldest first.
+        step: ``(B,)`` int64 steps taken in the episode.
+        observation: ``(B, O)`` the last observation returned.
+    """
+
+    effector: EffectorState
+    task: TaskState
+    vision: torch.Tensor
+    proprioception_length: torch.Tensor
+    proprioception_velocity: torch.Tensor
+    action_history: torch.Tensor
+    step: torch.Tensor
+    observation: torch.Tensor
+
+
+class Noise(NamedTuple):
+    """Noise samples of one step (``None`` when the std is 0 everywhere).
+
+    Attributes:
+        action: ``(B, M)`` added to the action.
+        observation: ``(B, O)`` added to the observation.
+    """
+
+    action: torch.Tensor | None
+    observation: torch.Tensor | None
+
+
+class StepOutput(NamedTuple):
+    """Outputs of :meth:`Simulator.transition` besides the new state.
+
+    Attributes:
+        observation: ``(B, O)``.
+        cost: ``(B,)`` weighted sum of ``cost_terms``.
+        cost_terms: name -> ``(B,)``.
+        endpoint_load: ``(B, 2)`` N applied during the step.
+        clean_parts: name -> ``(B, n)`` noise-free, undelayed observation parts.
+    """
+
+    observation: torch.Tensor
+    cost: torch.Tensor
+    cost_terms: dict[str, torch.Tensor]
+    endpoint_load: torch.Tensor
+    clean_parts: dict[str, torch.Tensor]
+
+
+class Simulator:
+    """A batch of ``B`` episodes of one task on one effector.
+
+    Args:
+        effector: The limb (moved to ``device``/``dtype``; shared, never mutated).
+        task: The task (moved likewise).
+        config: Episode length, delays, noise and efference copy.
+        batch_size: ``B``.
+        device: Torch device; the effector's if ``None``.
+        dtype: Floating dtype; ``torch.get_default_dtype()`` if ``None`` (float64 works end to end).
+        env_id: Registered id this simulator was made from, if any.
+
+    Attributes:
+        observation_parts: Ordered ``(name, size)`` of the observation: ``target`` (2),
+            ``go_cue`` (1, tasks with a go cue), ``vision`` (2), ``proprioception_length`` (M),
+            ``proprioception_velocity`` (M), ``action_history`` (H M, if H > 0).
+        observation_size: ``O``; action_size: ``M``; max_steps: steps per episode; dt: s.
+    """
+
+    def __init__(
+        self,
+        effector: Effector,
+        task: Task,
+        config: SimulatorConfig | None = None,
+        *,
+        batch_size: int = 1,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        env_id: str | None = None,
+    ) -> None:
+        config = SimulatorConfig() if config is None else config
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
+        dtype = torch.get_default_dtype() if dtype is None else dtype
+        if not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating-point torch.dtype; got {dtype}")
+        device = torch.device(device) if device is not None else effector.pos_lower_bound.device
+        if abs(task.dt - effector.dt) > 1e-12:
+            raise ValueError(f"task dt {task.dt} s differs from effector dt {effector.dt} s")
+        self.effector = effector.to(device=device, dtype=dtype)
+        self.task = task.to(device=device, dtype=dtype)
+        self.config, self.env_id = config, env_id
+        self.batch_size, self.device, self.dtype = batch_size, device, dtype
+        self.dt = effector.dt
+        self.max_steps = delay_steps("episode_duration", config.episode_duration, self.dt)
+        self.vision_steps = delay_steps("vision_delay", config.vision_delay, self.dt)
+        self.proprioception_steps = delay_steps("proprioception_delay", config.proprioception_delay, self.dt)
+        m = self.action_size = effector.n_muscles
+        self.muscle_names = effector.muscle_names
+        h = config.action_history
+        parts = task.observation_extra_parts() + (
+            ("vision", 2),
+            ("proprioception_length", m),
+            ("proprioception_velocity", m),
+        )
+        self.observation_parts: tuple[tuple[str, int], ...] = parts + (
+            (("action_history", h * m),) if h else ()
+        )
+        self.observation_size = sum(n for _, n in self.observation_parts)
+        self._action_std = std_vector("action_noise", config.action_noise, m, "muscle").to(device, dtype)
+        self._obs_std = observation_std(config, self.observation_parts, m).to(device, dtype)
+        self._draw_action = bool((self._action_std > 0).any())
+        self._draw_obs = bool((self._obs_std > 0).any())
+        muscle = effector.muscle
+        self._inv_l0 = (1.0 / muscle.optimal_fibre_length).to(device=device, dtype=dtype)
+        self._inv_vmax = (1.0 / muscle.vmax).to(device=device, dtype=dtype)
+        self._generator = torch.Generator(device=device)
+        self._generator.seed()
+        self._state: SimState | None = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def state(self) -> SimState:
+        """The current :class:`SimState` (immutable; raises before the first :meth:`reset`)."""
+        if self._state is None:
+            raise RuntimeError("call reset() before reading the state or stepping")
+        return self._state
+
+    @property
+    def generator(self) -> torch.Generator:
+        """The ``torch.Generator`` every random draw uses (on :attr:`device`)."""
+        return self._generator
+
+    # ------------------------------------------------------------------ noise and readings
+    def draw_noise(self, batch_size: int | None = None) -> Noise:
+        """Draw the noise of one step (skipping the stds that are 0 everywhere)."""
+        b = self.batch_size if batch_size is None else batch_size
+        kw = {"generator": self._generator, "device": self.device, "dtype": self.dtype}
+        a = torch.randn(b, self.action_size, **kw) * self._action_std if self._draw_action else None
+        o = torch.randn(b, self.observation_size, **kw) * self._obs_std if self._draw_obs else None
+        return Noise(a, o)
+
+    def _readings(self, eff: EffectorState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mus = eff.muscle
+        return eff.fingertip_pos, mus.fibre_length * self._inv_l0, mus.fibre_velocity * self._inv_vmax
+
+    def _compose(self, state: SimState, noise: Noise) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Observation ``(B, O)`` of a state whose delay lines are up to date, and the clean parts."""
+        vision, length, velocity = self._readings(state.effector)
+        extras = self.task.observation_extras(state.task, state.step)
+        delayed = dict(extras)
+        delayed["vision"] = state.vision[:, 0]
+        delayed["proprioception_length"] = state.proprioception_length[:, 0]
+        delayed["proprioception_velocity"] = state.proprioception_velocity[:, 0]
+        clean = dict(extras)
+        clean.update(vision=vision, proprioception_length=length, proprioception_velocity=velocity)
+        if self.config.action_history:
+            hist = state.action_history.flatten(1)
+            delayed["action_history"] = clean["action_history"] = hist
+        obs = torch.cat([delayed[name] for name, _ in self.observation_parts], dim=-1)
+        if noise.observation is not None:
+            obs = obs + noise.observation
+        return obs, clean
+
+    # ------------------------------------------------------------------ reset
+    def _initial(self, batch_size: int, options: Mapping[str, Any] | None) -> SimState:
+        task_state = self.task.sample_initial(batch_size, self._generator, options)
+        eff = self.effector.initial_state(task_state.joint_pos)
+        vision, length, velocity = self._readings(eff)
+        step = torch.zeros(batch_size, dtype=torch.int64, device=self.device)
+        hist = eff.joint_pos.new_zeros(batch_size, self.config.action_history, self.action_size)
+        state = SimState(
+            effector=eff,
+            task=task_state,
+            vision=fill_delay_line(vision, self.vision_steps),
+            proprioception_length=fill_delay_line(length, self.proprioception_steps),
+            proprioception_velocity=fill_delay_line(velocity, self.proprioception_steps),
+            action_history=hist,
+            step=step,
+            observation=eff.joint_pos.new_zeros(batch_size, self.observation_size),
+        )
+        obs, _ = self._compose(state, self.draw_noise(batch_size))
+        return state._replace(observation=obs)
+
+    def _resting_output(self, state: SimState) -> StepOutput:
+        """Outputs describing ``state`` itself: cost with a zero action, no load."""
+        eff = state.effector
+        zeros = eff.joint_pos.new_zeros(eff.joint_pos.shape[0], self.action_size)
+        _, clean = self._compose(state, Noise(None, None))
+        terms = self.task.cost(state.task, eff, zeros, state.step)
+        load = eff.fingertip_pos.new_zeros(eff.fingertip_pos.shape)
+        return StepOutput(state.observation, self.task.total_cost(terms), terms, load, clean)
+
+    def current_info(self) -> dict[str, Any]:
+        """The info dict of the current state, as :meth:`reset` reports it.
+
+        For envs just restarted by :meth:`reset_where` this is their reset info. ``cost`` and
+        ``cost_terms`` are evaluated on the current state with a zero action; ``endpoint_load`` is 0.
+        """
+        state = self.state
+        return self._info(state, self._resting_output(state))
+
+    def reset(
+        self, seed: int | None = None, options: Mapping[str, Any] | None = None
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Start ``B`` new episodes.
+
+        Args:
+            seed: Seeds the simulator's generator (same seed -> bit-identical trajectories, noise
+                included); ``None`` continues the current stream.
+            options: Task options, e.g. ``{"suite": "eval"}``, ``{"joint_pos": (B, D)}``,
+                ``{"target": (B, 2)}``, ``{"go_time": s}`` (see :meth:`Task.sample_initial`).
+
+        Returns:
+            ``observation`` ``(B, O)`` and the info dict (see :meth:`step`).
+
+        Raises:
+            ValueError: On a bad seed or an unknown or invalid option.
+        """
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise ValueError(f"seed must be an integer >= 0 or None; got {seed!r}")
+            self._generator.manual_seed(seed)
+        self._state = self._initial(self.batch_size, options)
+        return self._state.observation, self.current_info()
+
+    def reset_where(self, mask: torch.Tensor, options: Mapping[str, Any] | None = None) -> torch.Tensor:
+        """Restart the episodes where ``mask`` is True, leave the others untouched.
+
+        New episode parameters, effector states, delay lines, efference copies and step counters
+        are drawn for the whole batch (so the generator's consumption does not depend on the mask)
+        and selected with one ``torch.where``; there is no host synchronisation per env.
+
+        Args:
+            mask: ``(B,)`` bool.
+            options: As in :meth:`reset`.
+
+        Returns:
+            The observation ``(B, O)``: fresh for the reset envs, the last one for the others.
+        """
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != (self.batch_size,):
+            got = (
+                f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+            )
+            raise ValueError(f"mask must be a bool tensor of shape ({self.batch_size},); got {got}")
+        fresh = self._initial(self.batch_size, options)
+        mask = mask.to(self.device)
+        self._state = _where(mask, fresh, self.state)
+        return self._state.observation
+
+    # ------------------------------------------------------------------ step
+    def step(
+        self, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """Advance every episode by ``dt``.
+
+        Args:
+            action: ``(B, M)`` muscle excitations; values outside [0, 1] are clipped (the effector
+                then clips to ``[min_activation, 1]``); non-finite values are an error.
+
+        Returns:
+            ``observation`` ``(B, O)``, ``reward`` ``(B,)`` = -cost, ``terminated`` ``(B,)`` bool
+            (always False: no task terminates), ``truncated`` ``(B,)`` bool (the step counter has
+            reached :attr:`max_steps`), and ``info``: tensors ``fingertip_pos``, ``fingertip_vel``,
+            ``target``, ``desired_pos`` ``(B, 2)``, ``joint_pos``, ``joint_vel`` ``(B, D)``,
+            ``activation``, ``force`` ``(B, M)``, ``endpoint_load`` ``(B, 2)`` N, ``cost`` ``(B,)``,
+            ``cost_terms`` (name -> ``(B,)``), ``step`` ``(B,)`` int64, ``obs_parts`` (clean parts).
+            Episodes are not reset automatically.
+
+        Raises:
+            ValueError: On a wrong action shape or a non-finite action (naming step and batch index).
+            FloatingPointError: If the simulation diverges (naming step and batch index).
+        """
+        state = self.state
+        action = self._check_action(action, state.step)
+        out = self.step_unchecked(action)
+        bad = ~torch.isfinite(out[0]).all(-1)
+        if bool(bad.any()):
+            b = int(torch.nonzero(bad)[0, 0])
+            raise FloatingPointError(
+                f"the simulation diverged at step {int(self.state.step[b])}, batch index {b}: "
+                "non-finite observation"
+            )
+        return out
+
+    def _check_action(self, action: Any, step: torch.Tensor) -> torch.Tensor:
+        shape = (self.batch_size, self.action_size)
+        if not isinstance(action, torch.Tensor):
+            raise TypeError(f"action must be a torch.Tensor of shape {shape}; got {type(action).__name__}")
+        if tuple(action.shape) != shape:
+            raise ValueError(f"action must have shape {shape}; got {tuple(action.shape)}")
+        if not (action.is_floating_point() or action.dtype in (torch.int64, torch.int32, torch.bool)):
+            raise ValueError(f"action must be a real tensor; got dtype {action.dtype}")
+        action = action.to(device=self.device, dtype=self.dtype)
+        finite = torch.isfinite(action)
+        if not bool(finite.all()):
+            b, j = torch.nonzero(~finite)[0].tolist()
+            raise ValueError(
+                f"action must be finite; got {action[b, j].item()} at step {int(step[b])}, "
+                f"batch index {b} (muscle {j})"
+            )
+        return action
+
+    def step_unchecked(
+        self, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """:meth:`step` without validating the action (for callers that validated it already)."""
+        new, out = self.transition(self.state, action, self.draw_noise())
+        self._state = new
+        terminated = torch.zeros(self.batch_size, dtype=torch.bool, device=self.device)
+        truncated = new.step >= self.max_steps
+        return out.observation, -out.cost, terminated, truncated, self._info(new, out)
+
+    def transition(self, state: SimState, action: torch.Tensor, noise: Noise) -> tuple[SimState, StepOutput]:
+        """The pure step function: ``(state, action, noise) -> (new state, outputs)``.
+
+        Does not touch ``self``'s state or generator; free of host syncs and data-dependent Python
+        branches (the target of ``torch.compile(fullgraph=True)``).
+        """
+        command = action.to(state.effector.joint_pos).clamp(0.0, 1.0)
+        excitation = command if noise.action is None else command + noise.action
+        endpoint_load, joint_load = self.task.loads(state.task, state.effector, state.step)
+        eff = self.effector.step_unchecked(state.effector, excitation, endpoint_load, joint_load)
+        step = state.step + 1
+        terms = self.task.cost(state.task, eff, command, step)
+        vision, length, velocity = self._readings(eff)
+        hist = state.action_history
+        if self.config.action_history:
+            hist = push(hist, command)
+        new = SimState(
+            effector=eff,
+            task=state.task,
+            vision=push(state.vision, vision),
+            proprioception_length=push(state.proprioception_length, length),
+            proprioception_velocity=push(state.proprioception_velocity, velocity),
+            action_history=hist,
+            step=step,
+            observation=state.observation,
+        )
+        obs, clean = self._compose(new, noise)
+        out = StepOutput(obs, self.task.total_cost(terms), terms, endpoint_load, clean)
+        return new._replace(observation=obs), out
+
+    def _info(self, state: SimState, out: StepOutput) -> dict[str, Any]:
+        eff = state.effector
+        return {
+            "fingertip_pos": eff.fingertip_pos,
+            "fingertip_vel": eff.fingertip_vel,
+            "target": state.task.target,
+            "desired_pos": self.task.desired_position(state.task, state.step),
+            "joint_pos": eff.joint_pos,
+            "joint_vel": eff.joint_vel,
+            "activation": eff.muscle.activation,
+            "force": eff.muscle.force,
+            "endpoint_load": out.endpoint_load,
+            "cost": out.cost,
+            "cost_terms": out.cost_terms,
+            "step": state.step,
+            "obs_parts": out.clean_parts,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Simulator(env_id={self.env_id!r}, batch_size={self.batch_size}, dt={self.dt}, "
+            f"max_steps={self.max_steps}, observation_size={self.observation_size}, "
+            f"action_size={self.action_size}, device={self.device}, dtype={self.dtype})"
+        )
+
+
+def _where(mask: torch.Tensor, new: Any, old: Any) -> Any:
+    """Select ``new`` where ``mask`` ``(B,)`` is True, ``old`` elsewhere, over nested NamedTuples."""
+    if isinstance(new, torch.Tensor):
+        return torch.where(mask.view((-1,) + (1,) * (new.dim() - 1)), new, old)
+    return type(new)(*(_where(mask, n, o) for n, o in zip(new, old, strict=True)))

@@ -1,0 +1,231 @@
+"""``MotorEnv``: one registered task as a single :class:`gymnasium.Env` over a batch-1 engine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from ..registry import make_simulator
+from ._common import (
+    TrailBuffer,
+    action_space,
+    check_finite,
+    info_row,
+    observation_space,
+    validate_action,
+)
+from .rendering import HumanWindow, LimbFrame, LimbRenderer
+
+if TYPE_CHECKING:
+    from ..engine import Simulator
+
+__all__ = ["MotorEnv"]
+
+RENDER_MODES = ("human", "rgb_array")
+
+
+class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
+    """A muscle-driven limb reaching for targets (one registered task, one episode at a time).
+
+    A policy sends an excitation to each muscle of an effector (a point mass pulled by four
+    muscles, or a two-joint arm with six lumped muscles) and sees the target, delayed vision of the
+    fingertip and delayed proprioception of the muscles. The physics, the task and the cost live in
+    the torch engine (:func:`motornet_gym.make_simulator`); this class is a thin numpy adapter over
+    a batch-1 :class:`~motornet_gym.engine.Simulator`, so every front end runs the same model.
+
+    ## Action Space
+
+    ``Box(0, 1, (n_muscles,), float32)``: the excitation of each muscle, in the order of
+    ``env.unwrapped.simulator.effector.muscle_names``. Out-of-range actions are **clipped** to
+    [0, 1] (the muscles then clip to ``[min_activation, 1]``); non-finite actions and actions of
+    the wrong shape raise ``ValueError``.
+
+    | Num | Action (arm26 ids)               | Min | Max |
+    |-----|----------------------------------|-----|-----|
+    | 0   | pectoralis excitation            | 0   | 1   |
+    | 1   | deltoid excitation               | 0   | 1   |
+    | 2   | brachioradialis excitation       | 0   | 1   |
+    | 3   | tricepslat excitation            | 0   | 1   |
+    | 4   | biceps excitation                | 0   | 1   |
+    | 5   | tricepslong excitation           | 0   | 1   |
+
+    ``motornet/PointMassReach-v0`` has four muscles: UpperRight, UpperLeft, LowerRight, LowerLeft.
+
+    ## Observation Space
+
+    ``Box(-inf, inf, (O,), float32)`` (noise makes every element unbounded), the concatenation of
+    the engine's named parts ``env.unwrapped.simulator.observation_parts``, in this order:
+
+    | Part                          | Size        | Meaning                                    | Unit |
+    |-------------------------------|-------------|--------------------------------------------|------|
+    | ``target``                    | 2           | target position shown to the policy        | m    |
+    | ``go_cue``                    | 1           | 0 before the go cue, 1 after (tasks with   | -    |
+    |                               |             | one: centre-out, force field, perturbation) |      |
+    | ``vision``                    | 2           | fingertip position ``vision_delay`` s ago  | m    |
+    | ``proprioception_length``     | n_muscles   | fibre length / optimal fibre length,       | -    |
+    |                               |             | ``proprioception_delay`` s ago             |      |
+    | ``proprioception_velocity``   | n_muscles   | fibre velocity / max shortening velocity,  | -    |
+    |                               |             | ``proprioception_delay`` s ago             |      |
+    | ``action_history``            | k n_muscles | the last ``k`` actions (``action_history``) | -    |
+
+    With default settings ``O`` is 16 for the arm26 ids (17 with a go cue) and 12 for the point
+    mass. Gaussian noise of the configured standard deviations is added by the engine.
+
+    ## Reward
+
+    ``reward = -cost``, with the task's one cost function (the backprop loss uses the same): a
+    weighted sum of named terms, at least ``position`` (distance from the fingertip to the desired
+    position, m) and ``effort`` (squared activation weighted by max isometric force / its mean).
+    The terms of each step are in ``info["cost_terms"]``.
+
+    ## Starting State
+
+    Drawn by the task from the generator seeded by ``reset(seed=...)``: for reaching, start and
+    target configurations uniform in joint space; for centre-out tasks, a centre posture and a
+    target on a circle. ``reset(options=...)`` accepts the task's options, e.g. ``"joint_pos"``
+    ``(D,)``, ``"target"`` ``(2,)`` m, ``"suite": "eval"`` for the evaluation trials, and
+    ``"go_time"`` (s) for tasks with a go cue; unknown options raise ``ValueError``.
+
+    ## Episode End
+
+    * Truncation: after ``episode_duration / dt`` steps (the registered ``max_episode_steps``);
+      ``gymnasium.make`` also adds a ``TimeLimit`` with ``max_episode_steps`` and the earlier of
+      the two ends the episode. The time limit is never reported as termination.
+    * Termination: the tasks define none, so ``terminated`` is always False unless a task says
+      otherwise.
+
+    ## Arguments
+
+    ```python
+    import gymnasium as gym
+    import motornet_gym
+
+    env = gym.make("motornet/Arm26Reach-v0", render_mode="rgb_array", episode_duration=1.0,
+                   proprioception_delay=0.02, vision_delay=0.05, action_noise=0.0)
+    ```
+
+    * ``env_id``: the registered id of the task (``gymnasium.make`` passes it).
+    * ``render_mode``: ``None``, ``"rgb_array"`` (headless, ``(render_size, render_size, 3)``
+      uint8) or ``"human"`` (a pygame window at ``1 / dt`` frames per second).
+    * ``render_size``: frame width and height in pixels (default 400).
+    * ``device``, ``dtype``: where and in which precision the engine runs (observations are
+      float32 whatever ``dtype``).
+    * every other keyword goes to :func:`motornet_gym.make_simulator`: ``proprioception_delay``,
+      ``vision_delay`` (s, multiples of ``dt``), ``action_noise``, ``proprioception_noise``,
+      ``vision_noise``, ``observation_noise`` (std), ``dt``, ``integrator``,
+      ``episode_duration`` (s), ``action_history`` and task-specific ones. Unknown keywords raise.
+
+    ## Info
+
+    numpy copies of the engine's info, without the batch dimension: ``fingertip_pos``,
+    ``fingertip_vel``, ``target``, ``joint_pos``, ``joint_vel``, ``activation``, ``force``,
+    ``endpoint_load``, ``cost``, ``cost_terms`` (dict), ``step`` and ``obs_parts`` (dict of the
+    clean observation parts).
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 100}
+
+    def __init__(
+        self,
+        env_id: str,
+        *,
+        render_mode: str | None = None,
+        render_size: int = 400,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if render_mode is not None and render_mode not in RENDER_MODES:
+            raise ValueError(f"render_mode must be None or one of {RENDER_MODES}; got {render_mode!r}")
+        self.env_id = env_id
+        self.simulator: Simulator = make_simulator(env_id, batch_size=1, device=device, dtype=dtype, **kwargs)
+        sim = self.simulator
+        self.observation_space = observation_space(sim.observation_size)
+        self.action_space = action_space(sim.action_size)
+        self.metadata = {**type(self).metadata, "render_fps": max(1, round(1.0 / sim.dt))}
+        self.render_mode = render_mode
+        self.render_size = render_size
+        self._device = torch.device(sim.device)
+        self._dtype = sim.dtype
+        self._action_shape = (sim.action_size,)
+        self._info: dict[str, Any] | None = None
+        self._renderer: LimbRenderer | None = None
+        self._window: HumanWindow | None = None
+        self._trail = TrailBuffer((0,))
+
+    @property
+    def dt(self) -> float:
+        """Time step, s."""
+        return self.simulator.dt
+
+    @property
+    def max_episode_steps(self) -> int:
+        """Steps after which the engine truncates an episode."""
+        return self.simulator.max_steps
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode; ``seed`` seeds the engine's generator (and ``np_random``)."""
+        super().reset(seed=seed)
+        obs, info = self.simulator.reset(seed=seed, options=options)
+        return self._finish(obs, info, reset=True)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Advance by ``dt``; see the class docstring for the action and the outputs."""
+        if self._info is None:
+            raise RuntimeError("call reset() before step()")
+        u = validate_action(action, self._action_shape, self._device, self._dtype)
+        obs, reward, terminated, truncated, info = self.simulator.step_unchecked(u)
+        obs_np, info_np = self._finish(obs, info, reset=False)
+        return obs_np, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info_np
+
+    def _finish(
+        self, obs: torch.Tensor, info: dict[str, Any], *, reset: bool
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        obs_np = obs[0].detach().to(device="cpu", dtype=torch.float32).numpy().copy()
+        info_np = info_row(info, 0, 1)
+        check_finite(obs_np[None], info_np["step"])
+        self._info = info_np
+        if self.render_mode is not None:
+            if reset:
+                self._trail.clear()
+            self._trail.append(info_np["fingertip_pos"][None])
+            if self.render_mode == "human":
+                self.render()
+        return obs_np, info_np
+
+    def render(self) -> np.ndarray | None:
+        """Draw the current state.
+
+        Returns:
+            An RGB frame ``(render_size, render_size, 3)`` uint8 in ``"rgb_array"`` mode; None in
+            ``"human"`` mode (the frame goes to the window).
+        """
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
+            return None
+        if self._info is None:
+            raise RuntimeError("call reset() before render()")
+        if self._renderer is None:
+            self._renderer = LimbRenderer(self.simulator.effector, size=self.render_size)
+        i = self._info
+        frame = self._renderer.draw(
+            LimbFrame(i["joint_pos"], i["target"], i["activation"], i["endpoint_load"],
+                      self._trail.trail(0))
+        )  # fmt: skip
+        if self.render_mode == "human":
+            if self._window is None:
+                self._window = HumanWindow(self.env_id)
+            self._window.show(frame, self.metadata["render_fps"])
+            return None
+        return frame
+
+    def close(self) -> None:
+        """Close the render window, if any (safe to call twice)."""
+        if self._window is not None:
+            self._window.close()
+            self._window = None

@@ -1,0 +1,39 @@
+"""Registration of every engine id with Gymnasium (``gym.make`` and ``gym.make_vec``)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from ..registry import ENV_IDS, ENV_SPECS
+
+__all__ = ["register_envs"]
+
+_ENTRY_POINT = "motornet_gym.envs.motor_env:MotorEnv"
+_VECTOR_ENTRY_POINT = "motornet_gym.envs.vector_env:MotorVectorEnv"
+
+
+def register_envs() -> tuple[str, ...]:
+    """Register every id of :data:`motornet_gym.registry.ENV_IDS` (idempotent).
+
+    Each id gets ``entry_point`` :class:`~motornet_gym.envs.MotorEnv`, ``vector_entry_point``
+    :class:`~motornet_gym.envs.MotorVectorEnv` (so ``gym.make_vec(id, num_envs=N)`` builds one
+    batched engine) and the id's ``max_episode_steps``. Keyword arguments of ``gym.make`` /
+    ``gym.make_vec`` go to :func:`motornet_gym.make_simulator`.
+
+    Returns:
+        The ids registered by this call (empty when they already were).
+    """
+    new = []
+    for env_id in ENV_IDS:
+        if env_id in gym.registry:
+            continue
+        spec = ENV_SPECS[env_id]
+        gym.register(
+            id=env_id,
+            entry_point=_ENTRY_POINT,
+            vector_entry_point=_VECTOR_ENTRY_POINT,
+            max_episode_steps=spec.max_episode_steps,
+            kwargs={"env_id": env_id},
+        )
+        new.append(env_id)
+    return tuple(new)

@@ -1,0 +1,417 @@
+"""``MotorVectorEnv``: ``num_envs`` copies of a task in one torch batch (a native Gymnasium VectorEnv)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from ..registry import make_simulator
+from ._common import (
+    TrailBuffer,
+    action_space,
+    check_finite,
+    frame_from_info,
+    info_to_numpy,
+    observation_space,
+    to_numpy,
+    validate_action,
+)
+from .rendering import HumanWindow, LimbRenderer, tile_frames
+
+if TYPE_CHECKING:
+    from ..engine import Simulator
+
+__all__ = ["MotorVectorEnv"]
+
+RENDER_MODES = ("human", "rgb_array")
+
+
+class MotorVectorEnv(VectorEnv):
+    """``num_envs`` independent episodes of one registered task, stepped as one torch batch.
+
+    Spaces, reward, starting state and episode end are those of :class:`~motornet_gym.envs.MotorEnv`
+    (read its docstring), batched: ``observation_space`` is ``Box(-inf, inf, (num_envs, O))``,
+    ``action_space`` ``Box(0, 1, (num_envs, M))`` (out-of-range actions clipped, non-finite ones
+    rejected), rewards ``(num_envs,)`` float64, ``terminated`` and ``truncated`` ``(num_envs,)``
+    bool, and ``info`` a dict of numpy arrays with the batch first (the engine's info keys). All
+    sub-environments share one :class:`~motornet_gym.engine.Simulator` and one random generator.
+
+    ## Autoreset
+
+    ``autoreset_mode`` (also in ``metadata["autoreset_mode"]``), per Gymnasium 1.x
+    (https://farama.org/Vector-Autoreset-Mode):
+
+    * ``AutoresetMode.NEXT_STEP`` (default): a sub-environment that ended on step ``t`` is reset on
+      step ``t + 1``; that step ignores its action and returns its first observation with reward 0
+      and ``terminated = truncated = False``.
+    * ``AutoresetMode.SAME_STEP``: it is reset in the step that ends it; the returned observation is
+      the new episode's first, and the last observation of the finished episode is in
+      ``info["final_obs"]`` (object array, None where not ended; mask ``info["_final_obs"]``), its
+      info in ``info["final_info"]`` (arrays with ``"_<key>"`` masks).
+    * ``AutoresetMode.DISABLED``: nothing is reset automatically; call
+      ``reset(options={"reset_mask": mask})`` before stepping again (stepping an ended
+      sub-environment raises ``RuntimeError``).
+
+    ## Seeding
+
+    ``reset(seed=s)`` seeds the single generator of the whole batch (one int, not one per
+    sub-environment), so the same seed gives the same batch of episodes; a list of seeds is
+    rejected. A partial reset (``options["reset_mask"]``) draws from the running generator.
+
+    ## Rendering
+
+    ``render()`` returns one frame: sub-environment 0 by default, or a grid (row-major, near-
+    square) of the sub-environments chosen by ``render_envs``. ``"human"`` shows it in a window.
+
+    ## Arguments
+
+    * ``env_id``: registered id (``gymnasium.make_vec`` passes it).
+    * ``num_envs``: batch size.
+    * ``autoreset_mode``: an :class:`~gymnasium.vector.AutoresetMode` or its value string.
+    * ``max_episode_steps``: optional cap on the episode length (``gymnasium.make_vec`` passes the
+      registered one); episodes are truncated after ``min(max_episode_steps, episode_duration /
+      dt)`` steps, the same rule as ``gymnasium.make``'s ``TimeLimit`` over :class:`MotorEnv`.
+    * ``render_mode``: ``None``, ``"rgb_array"`` or ``"human"``.
+    * ``render_envs``: an int ``k`` (the first ``k`` sub-environments) or a sequence of indices.
+    * ``render_size``: pixels per sub-environment frame.
+    * ``device``, ``dtype``: engine placement and precision (observations are float32).
+    * every other keyword goes to :func:`motornet_gym.make_simulator`.
+    """
+
+    metadata = {
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 100,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        render_envs: int | Sequence[int] = 1,
+        render_size: int = 400,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer >= 1; got {num_envs!r}")
+        try:
+            mode = AutoresetMode(autoreset_mode)
+        except ValueError:
+            raise ValueError(
+                f"autoreset_mode must be one of {[m.value for m in AutoresetMode]} (or the "
+                f"AutoresetMode member); got {autoreset_mode!r}"
+            ) from None
+        if render_mode is not None and render_mode not in RENDER_MODES:
+            raise ValueError(f"render_mode must be None or one of {RENDER_MODES}; got {render_mode!r}")
+        self.env_id = env_id
+        self.simulator: Simulator = make_simulator(
+            env_id, batch_size=num_envs, device=device, dtype=dtype, **kwargs
+        )
+        sim = self.simulator
+        if max_episode_steps is not None and (
+            isinstance(max_episode_steps, bool)
+            or not isinstance(max_episode_steps, int)
+            or max_episode_steps < 1
+        ):
+            raise ValueError(f"max_episode_steps must be None or an integer >= 1; got {max_episode_steps!r}")
+        self.max_episode_steps = (
+            sim.max_steps if max_episode_steps is None else min(max_episode_steps, sim.max_steps)
+        )
+        self._cap_steps = self.max_episode_steps < sim.max_steps
+        self.num_envs = num_envs
+        self.autoreset_mode = mode
+        self.single_observation_space = observation_space(sim.observation_size)
+        self.single_action_space = action_space(sim.action_size)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.metadata = {
+            **type(self).metadata,
+            "autoreset_mode": mode,
+            "render_fps": max(1, round(1.0 / sim.dt)),
+        }
+        self.render_mode = render_mode
+        self.render_envs = _render_indices(render_envs, num_envs)
+        self.render_size = render_size
+        self._device = torch.device(sim.device)
+        self._dtype = sim.dtype
+        self._action_shape = (num_envs, sim.action_size)
+        self._elapsed = torch.zeros(num_envs, dtype=torch.int64, device=self._device)
+        self._done = torch.zeros(num_envs, dtype=torch.bool, device=self._device)
+        self._any_done = False
+        self._started = False
+        self._info: dict[str, Any] | None = None  # last numpy info, for rendering
+        self._trails = TrailBuffer(self.render_envs)
+        self._renderer: LimbRenderer | None = None
+        self._window: HumanWindow | None = None
+
+    @property
+    def dt(self) -> float:
+        """Time step, s."""
+        return self.simulator.dt
+
+    # ------------------------------------------------------------------ reset
+    def reset(
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset every sub-environment, or those in ``options["reset_mask"]`` (``(num_envs,)`` bool).
+
+        Args:
+            seed: One int for the whole batch (or None).
+            options: The task's reset options (batched: ``"joint_pos"`` ``(num_envs, D)``, ...),
+                and ``"reset_mask"`` for a partial reset (batched options then apply row-wise;
+                a seed cannot be combined with it).
+
+        Returns:
+            ``(observations (num_envs, O) float32, info)``.
+        """
+        seed = _batch_seed(seed)
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        if mask is None:
+            super().reset(seed=seed)
+            obs, info = self.simulator.reset(seed=seed, options=options or None)
+            self._elapsed.zero_()
+            self._done.zero_()
+            self._any_done = False
+            self._started = True
+            reset_np = np.ones(self.num_envs, dtype=bool)
+        else:
+            if not self._started:
+                raise RuntimeError("call reset() without a reset_mask before a partial reset")
+            if seed is not None:
+                raise ValueError(
+                    "options['reset_mask'] cannot be combined with a seed (one generator drives "
+                    f"the batch); got seed={seed!r}"
+                )
+            reset_np = _check_mask(mask, self.num_envs)
+            m = torch.as_tensor(reset_np, device=self._device)
+            obs, info = self._reset_rows(m, options=options or None)
+            self._done &= ~m
+            self._any_done = bool(self._done.any())
+            obs_np, info_np = self._finish(obs, info, reset_np)
+            # As Gymnasium's SyncVectorEnv: after a partial reset only the reset rows have info.
+            return obs_np, _masked(info_np, reset_np)
+        return self._finish(obs, info, reset_np)
+
+    def _reset_rows(
+        self,
+        mask: torch.Tensor,
+        info: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Reset the masked rows; return the full observation batch and every row's info.
+
+        ``info`` (the last step's, or None after a partial reset) is kept for the other rows;
+        the reset rows get the info of their first state, read from the engine's public state.
+        """
+        obs = self.simulator.reset_where(mask, options)
+        self._elapsed.masked_fill_(mask, 0)
+        fresh = _state_info(self.simulator)
+        if info is None:
+            return obs, fresh
+        return obs, _where_info(mask, fresh, info)
+
+    # ------------------------------------------------------------------ step
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Advance every sub-environment by ``dt`` (see the class docstring for autoreset)."""
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        u = validate_action(actions, self._action_shape, self._device, self._dtype)
+        mode = self.autoreset_mode
+        if mode is AutoresetMode.DISABLED and self._any_done:
+            ended = torch.nonzero(self._done).flatten().tolist()
+            raise RuntimeError(
+                f"sub-environments {ended} have ended and autoreset_mode is DISABLED; call "
+                "reset(options={'reset_mask': mask}) before stepping them again"
+            )
+        obs, reward, terminated, truncated, info = self.simulator.step_unchecked(u)
+        self._elapsed += 1
+        if self._cap_steps:
+            truncated = truncated | (self._elapsed >= self.max_episode_steps)
+        extra: dict[str, Any] = {}
+        reset_np: np.ndarray | None = None
+        if mode is AutoresetMode.NEXT_STEP:
+            if self._any_done:
+                prev = self._done
+                obs, info = self._reset_rows(prev, info)
+                reward = reward.masked_fill(prev, 0.0)
+                terminated = terminated & ~prev
+                truncated = truncated & ~prev
+                reset_np = to_numpy(prev)
+            done = terminated | truncated
+        else:
+            done = terminated | truncated
+            if mode is AutoresetMode.SAME_STEP and bool(done.any()):
+                done_np = to_numpy(done)
+                final_obs = obs.detach().to(device="cpu", dtype=torch.float32).numpy()
+                extra["final_obs"] = np.full(self.num_envs, None, dtype=object)
+                for i in np.flatnonzero(done_np):
+                    extra["final_obs"][i] = final_obs[i].copy()
+                extra["_final_obs"] = done_np
+                extra["final_info"] = _masked(info_to_numpy(info, self.num_envs), done_np)
+                obs, info = self._reset_rows(done, info)
+                reset_np = done_np
+                done = torch.zeros_like(done)
+        self._done = done
+        self._any_done = bool(done.any())
+        obs_np, info_np = self._finish(obs, info, reset_np)
+        info_np.update(extra)
+        return (
+            obs_np,
+            to_numpy(reward).astype(np.float64),
+            to_numpy(terminated),
+            to_numpy(truncated),
+            info_np,
+        )
+
+    def _finish(
+        self, obs: torch.Tensor, info: dict[str, Any], reset_np: np.ndarray | None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        obs_np = obs.detach().to(device="cpu", dtype=torch.float32).numpy().copy()
+        info_np = info_to_numpy(info, self.num_envs)
+        check_finite(obs_np, info_np["step"])
+        if self.render_mode is not None:
+            self._info = info_np
+            if reset_np is not None:
+                self._trails.clear(reset_np)
+            self._trails.append(info_np["fingertip_pos"])
+            if self.render_mode == "human":
+                self.render()
+        return obs_np, info_np
+
+    # ------------------------------------------------------------------ render / close
+    def render(self) -> np.ndarray | None:
+        """One RGB frame: sub-environment 0, or a grid of ``render_envs``; None in human mode."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
+            return None
+        if self._info is None:
+            raise RuntimeError("call reset() before render()")
+        if self._renderer is None:
+            self._renderer = LimbRenderer(self.simulator.effector, size=self.render_size)
+        frames = [
+            self._renderer.draw(frame_from_info(self._info, i, self._trails.trail(i)))
+            for i in self.render_envs
+        ]
+        frame = frames[0] if len(frames) == 1 else tile_frames(frames)
+        if self.render_mode == "human":
+            if self._window is None:
+                self._window = HumanWindow(self.env_id)
+            self._window.show(frame, self.metadata["render_fps"])
+            return None
+        return frame
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Close the render window, if any."""
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+
+def _render_indices(render_envs: int | Sequence[int], num_envs: int) -> tuple[int, ...]:
+    if isinstance(render_envs, int) and not isinstance(render_envs, bool):
+        if not 1 <= render_envs <= num_envs:
+            raise ValueError(f"render_envs must be in [1, {num_envs}]; got {render_envs}")
+        return tuple(range(render_envs))
+    idx = tuple(int(i) for i in render_envs)
+    if not idx or any(not 0 <= i < num_envs for i in idx):
+        raise ValueError(
+            f"render_envs must be a non-empty sequence of indices in [0, {num_envs}); got {render_envs!r}"
+        )
+    return idx
+
+
+def _batch_seed(seed: Any) -> int | None:
+    if seed is None or (isinstance(seed, int) and not isinstance(seed, bool)):
+        return seed
+    if isinstance(seed, Sequence) and all(s is None for s in seed):
+        return None
+    raise ValueError(
+        "seed must be one int (or None) for the whole batch: all sub-environments share one "
+        f"generator; got {seed!r}"
+    )
+
+
+def _check_mask(mask: Any, num_envs: int) -> np.ndarray:
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (num_envs,):
+        raise ValueError(
+            f"options['reset_mask'] must be a numpy bool array of shape ({num_envs},); got "
+            f"{type(mask).__name__} {getattr(mask, 'dtype', '')} {np.shape(mask)}"
+        )
+    if not mask.any():
+        raise ValueError("options['reset_mask'] must contain at least one True; got all False")
+    return mask.copy()
+
+
+def _masked(info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+    """Gymnasium's vector info layout: every key gets a ``"_<key>"`` boolean mask."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        out[key] = _masked(value, mask) if isinstance(value, dict) else value
+        out[f"_{key}"] = mask.copy()
+    return out
+
+
+def _state_info(sim: Simulator) -> dict[str, Any]:
+    """The engine's info keys for the current state, as :meth:`Simulator.reset` reports them.
+
+    Used for sub-environments just reset by ``reset_where`` (which returns observations only):
+    the state keys come from ``sim.state``, the cost from the task's one cost function with a
+    zero action (as at reset), the clean observation parts from the newest delay-line entries.
+    """
+    state = sim.state
+    eff, ts, task = state.effector, state.task, sim.task
+    zero_action = eff.muscle.activation.new_zeros(eff.muscle.activation.shape)
+    terms = task.cost(ts, eff, zero_action, state.step)
+    parts = dict(task.observation_extras(ts, state.step))
+    parts["vision"] = state.vision[:, -1]
+    parts["proprioception_length"] = state.proprioception_length[:, -1]
+    parts["proprioception_velocity"] = state.proprioception_velocity[:, -1]
+    if state.action_history.shape[1]:
+        parts["action_history"] = state.action_history.flatten(1)
+    return {
+        "fingertip_pos": eff.fingertip_pos,
+        "fingertip_vel": eff.fingertip_vel,
+        "target": ts.target,
+        "desired_pos": task.desired_position(ts, state.step),
+        "joint_pos": eff.joint_pos,
+        "joint_vel": eff.joint_vel,
+        "activation": eff.muscle.activation,
+        "force": eff.muscle.force,
+        "endpoint_load": eff.fingertip_pos.new_zeros(eff.fingertip_pos.shape),
+        "cost": task.total_cost(terms),
+        "cost_terms": terms,
+        "step": state.step,
+        "obs_parts": parts,
+    }
+
+
+def _where_info(mask: torch.Tensor, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """Rows of ``new`` where ``mask`` ``(B,)`` is True, of ``old`` elsewhere; keys of ``old``."""
+    out: dict[str, Any] = {}
+    for key, value in old.items():
+        if key not in new:
+            out[key] = value
+        elif isinstance(value, dict):
+            out[key] = _where_info(mask, new[key], value)
+        else:
+            m = mask.view((-1,) + (1,) * (value.dim() - 1))
+            out[key] = torch.where(m, new[key].to(value.dtype), value)
+    return out
