@@ -95,9 +95,9 @@ _SPECS = (
     ),
     EnvSpec(
         id="motornet/CompliantArm26Reach-v0",
-        description="Two-joint arm with compliant-tendon muscles (RK4, 10 sub-steps): random reaches.",
+        description="Two-joint arm with compliant-tendon muscles (RK4, 50 sub-steps): random reaches.",
         effector_factory=presets.compliant_arm26,
-        effector_kwargs=MappingProxyType({"dt": 0.01, "integrator": "rk4", "n_ministeps": 10}),
+        effector_kwargs=MappingProxyType({"dt": 0.01, "integrator": "rk4", "n_ministeps": 50}),
         task_factory=Reach,
     ),
 )
@@ -144,7 +144,7 @@ def make_simulator(
     sim_kwargs = {k: v for k, v in kwargs.items() if k in sim_names}
     config = SimulatorConfig(**sim_kwargs)
     task_config = spec.task_factory.config_class(**task_kwargs)
-    effector = spec.effector_factory(**eff_kwargs)
+    effector = spec.effector_factory(**eff_kwargs, dtype=dtype)
     task = spec.task_factory(effector, task_config)
     return Simulator(
         effector, task, config, batch_size=batch_size, device=device, dtype=dtype, env_id=spec.id

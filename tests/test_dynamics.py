@@ -102,7 +102,7 @@ def test_passive_arm_conserves_energy_under_rk4():
 
 # ----------------------------------------------------------------------------- convergence order
 def _final_state(integrator: str, n_ministeps: int, muscle: str = "kistemaker"):
-    eff = presets.arm26(muscle, integrator=integrator, n_ministeps=n_ministeps).double()
+    eff = presets.arm26(muscle, integrator=integrator, n_ministeps=n_ministeps, dtype=F64)
     s = eff.initial_state(torch.tensor([[0.8, 1.2]], dtype=F64))
     t = torch.arange(30, dtype=F64) * eff.dt
     for k in range(30):  # 0.3 s of smooth co-contraction, away from the limits
@@ -131,7 +131,7 @@ def test_moment_arms_equal_autograd_dl_dq(name):
             [(1, (0.05, -0.02)), (2, (0.04, -0.015))],                   # elbow only
         ]).double()  # fmt: skip
     else:
-        geo = getattr(presets, name)().geometry.double()
+        geo = getattr(presets, name)(dtype=F64).geometry
     q = torch.tensor([[0.3, 0.4], [0.9, 1.3], [0.1, -0.2]], dtype=F64, requires_grad=True)
     qd = torch.tensor([[0.5, -1.0], [2.0, 0.3], [-0.4, 0.1]], dtype=F64)
     g = geo(q, qd)
@@ -166,7 +166,7 @@ def test_arm26_reference_geometry_values():
 
 # ----------------------------------------------------------------------------- gradients
 def _away_from_limits_arm():
-    return presets.arm26(n_ministeps=1).double()
+    return presets.arm26(n_ministeps=1, dtype=F64)
 
 
 def test_gradcheck_step():
@@ -185,7 +185,7 @@ def test_gradcheck_step():
 
 @pytest.mark.parametrize("integrator", ["euler", "rk4"])
 def test_gradcheck_10_step_unroll(integrator):
-    eff = presets.arm26(integrator=integrator).double()
+    eff = presets.arm26(integrator=integrator, dtype=F64)
     q0 = torch.tensor([[0.8, 1.2]], dtype=F64, requires_grad=True)
     u = 0.1 + 0.3 * torch.rand(10, 1, 6, dtype=F64, generator=torch.Generator().manual_seed(0))
     u.requires_grad_(True)
@@ -200,7 +200,7 @@ def test_gradcheck_10_step_unroll(integrator):
 
 
 def test_gradcheck_compliant_step():
-    eff = presets.compliant_arm26(n_ministeps=2).double()
+    eff = presets.compliant_arm26(n_ministeps=2, dtype=F64)
     q0 = torch.tensor([[0.8, 1.2]], dtype=F64, requires_grad=True)
     u = torch.full((1, 6), 0.3, dtype=F64, requires_grad=True)
 
@@ -239,8 +239,17 @@ def test_step_does_not_mutate_input_state():
     assert not torch.equal(s1.muscle.activation, s0.muscle.activation)
 
 
+def test_float64_constants_are_exact():
+    eff = presets.arm26(dtype=F64)
+    assert float(eff.muscle.optimal_fibre_length[0]) == 0.134
+    assert float(eff.geometry.a0[1]) == 0.2322
+    assert float(presets.arm26().muscle.optimal_fibre_length[0]) != 0.134  # float32 rounding
+    with pytest.raises(ValueError, match="dtype must be a floating-point torch.dtype; got torch.int64"):
+        presets.arm26(dtype=torch.int64)
+
+
 def test_float64_end_to_end_and_dtype_follows_input():
-    eff = presets.arm26().double()
+    eff = presets.arm26(dtype=F64)
     s = eff.step(eff.initial_state(torch.tensor([[0.8, 1.2]], dtype=F64)), torch.full((1, 6), 0.2, dtype=F64))
     for t in (s.joint_pos, s.fingertip_pos, s.muscle.force, s.geometry.moment_arm):
         assert t.dtype == F64

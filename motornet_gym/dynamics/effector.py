@@ -35,6 +35,9 @@ class Effector(nn.Module):
         pos_upper_bound: ``D`` joint upper limits; defaults to the skeleton's.
         vel_bound: Joint speed limit (absolute), rad/s or m/s.
         muscle_names: Optional names, one per muscle.
+        dtype: Floating dtype of the constants (``torch.get_default_dtype()`` if ``None``). Build in
+            float64 for float64 work: converting a float32 effector with ``.double()`` keeps the
+            float32-rounded constants.
 
     Attributes:
         n_muscles: ``M``.
@@ -55,6 +58,7 @@ class Effector(nn.Module):
         pos_upper_bound: Sequence[float] | None = None,
         vel_bound: float = 1000.0,
         muscle_names: Sequence[str] | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         if geometry.n_muscles != muscle.n_muscles:
@@ -86,7 +90,10 @@ class Effector(nn.Module):
         if len(names) != self.n_muscles:
             raise ValueError(f"muscle_names must have {self.n_muscles} entries; got {len(names)}")
         self.muscle_names = tuple(names)
-        self.to(torch.get_default_dtype())
+        dtype = torch.get_default_dtype() if dtype is None else dtype
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating-point torch.dtype; got {dtype!r}")
+        self.to(dtype)
 
     # ------------------------------------------------------------------ public API
     @property
