@@ -146,11 +146,21 @@ class RunLogger:
             )
 
     def log(self, row: Mapping[str, Any], step: int) -> None:
-        """Append one row (missing columns are written empty)."""
+        """Append one row; missing columns are written empty, new columns extend the header."""
         if self._fields is None:
             self._fields = list(row)
             with self.csv_path.open("w", newline="") as f:
                 csv.writer(f).writerow(self._fields)
+        elif any(k not in self._fields for k in row):
+            self._fields += [k for k in row if k not in self._fields]
+            with self.csv_path.open(newline="") as f:
+                old = list(csv.reader(f))[1:]
+            tmp = Path(str(self.csv_path) + ".tmp")
+            with tmp.open("w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(self._fields)
+                w.writerows(r + [""] * (len(self._fields) - len(r)) for r in old)
+            os.replace(tmp, self.csv_path)
         with self.csv_path.open("a", newline="") as f:
             csv.writer(f).writerow([_fmt(row.get(k, "")) for k in self._fields])
         numeric = {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and math.isfinite(v)}

@@ -222,11 +222,11 @@ def train(config: BackpropConfig) -> dict[str, Any]:
                 "batch": batch,
                 "env_steps": env_steps,
                 "wall_time_s": clock(),
-                "loss": float(loss),
-                "task_cost": float(task_cost),
+                "loss": float(loss.detach()),
+                "task_cost": float(task_cost.detach()),
                 "grad_norm": float(grad_norm),
-                **{f"train/{k}": float(v) for k, v in traj.cost_terms.items() for v in [v.mean()]},
-                **{k: float(v) for k, v in regs.items()},
+                **{f"train/{k}": float(v.detach().mean()) for k, v in traj.cost_terms.items()},
+                **{k: float(v.detach()) for k, v in regs.items()},
             }
             if batch % config.eval_every == 0 or batch == config.n_batches:
                 last_eval = evaluate_policy(policy, env_id, eval_kwargs, device=device)

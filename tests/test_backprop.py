@@ -1,0 +1,137 @@
+"""The backprop (BPTT) trainer: learning, checkpoints, resume, and clear errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import torch
+
+import motornet_gym as mg
+from agents import backprop
+from agents.backprop import BackpropConfig, train
+
+POINT_MASS = "motornet/PointMassReach-v0"
+SHORT = {"episode_duration": 0.5}
+
+
+def _config(tmp_path, **kw) -> BackpropConfig:
+    base = dict(env_id=POINT_MASS, env_kwargs=dict(SHORT), batch_size=32, hidden_size=32, lr=0.01,
+                n_batches=80, eval_every=40, checkpoint_every=40, seed=0, out_dir=str(tmp_path),
+                progress=False, tensorboard=False)  # fmt: skip
+    base.update(kw)
+    return BackpropConfig(**base)
+
+
+def _detached_step(original):
+    """The effector step with the skeleton cut out of the graph (muscle activations stay attached)."""
+
+    def step(self, state, *args, **kwargs):
+        new = original(self, state, *args, **kwargs)
+        return new._replace(
+            joint_pos=new.joint_pos.detach(), joint_vel=new.joint_vel.detach(),
+            fingertip_pos=new.fingertip_pos.detach(), fingertip_vel=new.fingertip_vel.detach(),
+            geometry=_detach(new.geometry),
+        )  # fmt: skip
+
+    return step
+
+
+def _detach(tree):
+    if isinstance(tree, torch.Tensor):
+        return tree.detach()
+    return type(tree)(*(_detach(t) for t in tree))
+
+
+def test_tiny_run_learns_and_broken_gradient_does_not(tmp_path, monkeypatch):
+    """80 batches of 32 half-second reaches on the point mass.
+
+    The untrained policy leaves the mass where it starts: the mean final error is the mean
+    distance between two uniform points in the 2 m box, ~85 cm on this suite. Learning brings it
+    to ~12 cm in 80 batches (measured; 25 cm leaves margin for platform differences). With the
+    dynamics detached, only the effort term has a gradient, so the error cannot fall below ~60 cm.
+    """
+    good = train(_config(tmp_path / "good"))
+    assert good["eval"]["final_error_cm"] < 25.0
+    broken = _detached_step(mg.dynamics.Effector.step_unchecked)
+    monkeypatch.setattr(mg.dynamics.Effector, "step_unchecked", broken)
+    bad = train(_config(tmp_path / "bad"))
+    assert bad["eval"]["final_error_cm"] > 60.0
+
+
+def test_checkpoint_and_saved_policy_round_trip(tmp_path):
+    summary = train(_config(tmp_path, n_batches=4, eval_every=2, checkpoint_every=2))
+    assert summary["batches"] == 4
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ckpt["batch"] == 4 and ckpt["env_steps"] == 4 * 32 * 50
+    policy, meta = mg.policies.load_policy(tmp_path / "policy.pt")
+    assert meta["env_id"] == POINT_MASS and meta["env_kwargs"] == SHORT and meta["algorithm"] == "backprop"
+    for k, v in policy.state_dict().items():
+        torch.testing.assert_close(v, ckpt["policy"][k], rtol=0, atol=0)
+    rows = (tmp_path / "progress.csv").read_text().splitlines()
+    assert len(rows) == 5 and "eval/final_error_cm" in rows[0]
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, monkeypatch):
+    full = train(_config(tmp_path / "full", n_batches=6, eval_every=3, checkpoint_every=100))
+    p_full, _ = mg.policies.load_policy(tmp_path / "full" / "policy.pt")
+
+    calls = {"n": 0}
+    real_rollout = mg.rollout
+
+    def rollout_then_sigint(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # a real SIGINT arrives during the third batch
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_rollout(*args, **kwargs)
+
+    monkeypatch.setattr(backprop.mg, "rollout", rollout_then_sigint)
+    part = train(_config(tmp_path / "part", n_batches=6, eval_every=3, checkpoint_every=100))
+    monkeypatch.setattr(backprop.mg, "rollout", real_rollout)
+    assert part["stopped_by"] == "signal SIGINT" and part["batches"] == 3
+    resumed = train(BackpropConfig(resume=str(tmp_path / "part"), progress=False, tensorboard=False))
+    assert resumed["batches"] == 6 and resumed["env_steps"] == full["env_steps"]
+    p_res, _ = mg.policies.load_policy(tmp_path / "part" / "policy.pt")
+    for k, v in p_full.state_dict().items():
+        assert torch.equal(v, p_res.state_dict()[k]), k
+    assert resumed["eval"]["final_error_cm"] == full["eval"]["final_error_cm"]
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    train(_config(tmp_path, n_batches=2, eval_every=2, checkpoint_every=2))
+    data = (tmp_path / "checkpoint.pt").read_bytes()
+    (tmp_path / "checkpoint.pt").write_bytes(data[: len(data) // 2])  # truncated
+    with pytest.raises(ValueError, match="checkpoint .*checkpoint.pt' is corrupt or truncated"):
+        train(BackpropConfig(resume=str(tmp_path), progress=False))
+    with pytest.raises(FileNotFoundError, match="checkpoint .*does not exist"):
+        train(BackpropConfig(resume=str(tmp_path / "nowhere"), progress=False))
+
+
+def test_failed_write_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    mg.io.atomic_save({"batch": 1, "w": torch.ones(3)}, path)
+    real_save = torch.save
+
+    def dying_save(obj, f, *a, **k):
+        f.write(b"partial bytes")
+        raise KeyboardInterrupt  # e.g. killed mid-write
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        mg.io.atomic_save({"batch": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert torch.load(path, weights_only=True)["batch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temp file left behind
+
+
+def test_bad_config_errors_before_training(tmp_path):
+    with pytest.raises(ValueError, match="unknown env_id 'motornet/Nope-v0'; expected one of"):
+        train(_config(tmp_path, env_id="motornet/Nope-v0"))
+    assert not (tmp_path / "checkpoint.pt").exists()
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1; got 0"):
+        _config(tmp_path, batch_size=0)
+    with pytest.raises(ValueError, match="give n_batches or time_budget_s"):
+        _config(tmp_path, n_batches=None)
+    with pytest.raises(TypeError, match="unknown keyword argument 'vision_dealy'"):
+        train(_config(tmp_path, env_kwargs={"vision_dealy": 0.05}))
