@@ -66,6 +66,8 @@ class BackpropConfig:
         tensorboard: Log to TensorBoard (None: when installed).
         wandb: wandb mode, 'offline' or 'online' (None: off).
         progress: Show a progress bar.
+        init_policy: Saved policy (policy.pt) to start from instead of a fresh initialisation
+            (e.g. adaptation to a force field after training without one).
         resume: Run folder to resume from (its config is used; other flags are ignored).
     """
 
@@ -89,6 +91,7 @@ class BackpropConfig:
     tensorboard: bool | None = None
     wandb: str | None = None
     progress: bool = True
+    init_policy: str | None = None
     resume: str | None = None
 
     def __post_init__(self) -> None:
@@ -157,7 +160,16 @@ def train(config: BackpropConfig) -> dict[str, Any]:
     device = torch.device(config.device)
     fast = {"compile": True} if config.compile else {}
     sim = mg.make_simulator(env_id, batch_size=config.batch_size, device=device, **fast, **config.env_kwargs)
-    policy = mg.policies.GRUPolicy(sim.observation_size, sim.action_size, config.hidden_size).to(device)
+    if config.init_policy is not None:
+        policy, _ = mg.policies.load_policy(config.init_policy)
+        if not isinstance(policy, mg.policies.GRUPolicy) or policy.obs_size != sim.observation_size:
+            raise ValueError(
+                f"init_policy must be a GRUPolicy with obs_size {sim.observation_size} for {env_id}; "
+                f"got {type(policy).__name__} with obs_size {getattr(policy, 'obs_size', None)}"
+            )
+        policy = policy.to(device)
+    else:
+        policy = mg.policies.GRUPolicy(sim.observation_size, sim.action_size, config.hidden_size).to(device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
     start_batch, env_steps, wall_offset = 0, 0, 0.0
     if ckpt is not None:

@@ -1,0 +1,52 @@
+"""Train a stable-baselines3 SAC agent on a registered task, on one batched engine.
+
+Run from the repository root::
+
+    python -m agents.sac --env-id motornet/PointMassReach-v0 --save-replay-buffer
+    python -m agents.sac --env-id motornet/Arm26Reach-v0 --time-budget-s 1200 --out-dir runs/sac_arm
+    python -m agents.sac --resume runs/sac_arm --total-steps 20000000   # continue (or extend) a run
+
+Hyperparameters come from ``agents/hyperparams/sac.yaml`` (the entry of ``--env-id``, over its
+``default`` entry; ``--hyperparams-override '{"batch_size": 512}'`` on top). Reward = -cost, the same
+cost the backprop trainer minimises; evaluations use :func:`agents.evaluation.evaluate_controller`.
+The final agent (``<out_dir>/agent``) loads with :func:`agents._rl.load_agent`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from agents._common import parse_config
+from agents._rl import ConfigError, RLConfig, inherit_field_docs
+from agents._rl import train as _train
+
+
+@inherit_field_docs
+@dataclass(frozen=True, kw_only=True)
+class SACConfig(RLConfig):
+    """Configuration of a SAC run."""
+
+    algorithm: ClassVar[str] = "sac"
+    out_dir: str = "runs/sac"
+
+
+def train(config: SACConfig) -> dict[str, Any]:
+    """Run (or resume) SAC training; returns the summary (also written to ``summary.json``)."""
+    return _train(config)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    config = parse_config(SACConfig, argv, description=__doc__.splitlines()[0])
+    try:
+        summary = train(config)
+    except ConfigError as e:
+        sys.exit(f"error: {e}")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
