@@ -88,7 +88,7 @@ class RLConfig:
         env_id: Registered environment id.
         env_kwargs: Keyword arguments of ``make_simulator`` (delays, noise, episode_duration, ...).
         hyperparams: YAML file of per-env hyperparameters (None: agents/hyperparams/<algo>.yaml).
-        hyperparams_override: Entries merged over the YAML entry of env_id (same keys as the YAML).
+        hyperparams_override: Top-level entries replacing those of the YAML entry of env_id (same keys).
         n_envs: Environments in the batched engine (None: the YAML's n_envs).
         total_steps: Total environment steps of the run, across resumes (None: the YAML's n_timesteps).
         time_budget_s: Wall-clock budget in seconds, across resumes (None: no limit).
@@ -105,6 +105,9 @@ class RLConfig:
         progress: Show SB3's progress bar.
         resume: Run folder to resume from (its config is used; only total_steps, time_budget_s,
             progress and device given here override it).
+        init_from: Saved agent (run folder, agent or checkpoint folder) of the same algorithm whose
+            weights and observation statistics initialise this run (e.g. adaptation to a force
+            field); its step count is not carried over. Ignored when resuming.
     """
 
     algorithm: ClassVar[str] = ""
@@ -128,6 +131,7 @@ class RLConfig:
     wandb: str | None = None
     progress: bool = True
     resume: str | None = None
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("eval_every", "checkpoint_every", "keep_checkpoints", "n_threads"):
@@ -656,7 +660,15 @@ def _setup(config: RLConfig) -> tuple[RLConfig, Path | None, Hyperparams, dict[s
     torch.set_num_threads(config.n_threads)
     run_seed = config.seed + start_steps
     set_random_seed(run_seed)
-    vecnorm_path = ckpt / VECNORM if ckpt is not None and (ckpt / VECNORM).is_file() else None
+    init_dir = resolve_agent_dir(config.init_from) if config.init_from and ckpt is None else None
+    source = ckpt if ckpt is not None else init_dir
+    if init_dir is not None:
+        init_algo = json.loads((init_dir / META).read_text()).get("algorithm")
+        if init_algo != config.algorithm:
+            raise ValueError(
+                f"init_from {str(init_dir)!r} is a {init_algo!r} agent; expected {config.algorithm!r}"
+            )
+    vecnorm_path = source / VECNORM if source is not None and (source / VECNORM).is_file() else None
     n_envs = config.n_envs or hp.n_envs
     venv = make_env(env_id, n_envs, run_seed, config.env_kwargs, hp.normalize, vecnorm_path)
     if ckpt is not None:
@@ -664,6 +676,10 @@ def _setup(config: RLConfig) -> tuple[RLConfig, Path | None, Hyperparams, dict[s
         model.set_random_seed(run_seed)
         if (ckpt / REPLAY).is_file():
             model.load_replay_buffer(str(ckpt / REPLAY))
+    elif init_dir is not None:
+        model = cls.load(str(init_dir / MODEL), env=venv, device=config.device)
+        model.set_random_seed(run_seed)
+        model.num_timesteps = 0
     else:
         model = cls(hp.policy, venv, seed=run_seed, device=config.device, verbose=0, **hp.algo_kwargs)
     return config, ckpt, hp, meta, venv, model

@@ -152,6 +152,12 @@ def _run_metadata(method: str, run: Path) -> dict[str, Any]:
     return load_agent(run).metadata
 
 
+def _nanmean(x: Any) -> float:
+    """Mean of the finite values (nan, without a warning, when there are none)."""
+    a = np.asarray(x, dtype=float)
+    return float(a[np.isfinite(a)].mean()) if np.isfinite(a).any() else float("nan")
+
+
 # ----------------------------------------------------------------------------- trials
 def _trial_dir(config: CompareConfig, method: str, seed: int) -> Path:
     return Path(config.out_dir) / "trials" / method / f"seed{seed}"
@@ -268,7 +274,7 @@ def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
                 adapted, FORCE_FIELD_ID, env_kwargs={**kw, "field_strength": 0.0}
             )
         out["force_field"] = {
-            k.removeprefix("ff_"): float(np.nanmean(_signed_deviation(r)))
+            k.removeprefix("ff_"): _nanmean(_signed_deviation(r))
             for k, r in recs.items()
             if k.startswith("ff_")
         }
@@ -289,15 +295,13 @@ def _perturbation_summary(
     onset = int(on[0]) if on.size else 0
     resp = M.perturbation_response(pert.fingertip_pos, base.fingertip_pos, pert.dt, onset)
     return {"max_deviation_cm": float(100 * np.nanmean(resp.max_deviation)),
-            "time_to_return_s": float(np.nanmean(resp.time_to_return))}  # fmt: skip
+            "time_to_return_s": _nanmean(resp.time_to_return)}  # fmt: skip
 
 
 def _signed_deviation(rec: EvaluationRecord) -> np.ndarray:
-    out = np.full(rec.target.shape[0], np.nan)
-    for i in np.flatnonzero(~rec.catch):
-        lat = M.lateral_deviation(rec.fingertip_pos[:, i], rec.start[i], rec.target[i])
-        out[i] = 100 * lat[np.argmax(np.abs(lat))]
-    return out
+    """Signed maximum lateral deviation (cm) of each non-catch trial (nan on catch trials)."""
+    dev = 100 * np.asarray(M.signed_max_deviation(rec.fingertip_pos, rec.start, rec.target), dtype=float)
+    return np.where(rec.catch, np.nan, dev)
 
 
 # ----------------------------------------------------------------------------- executors
@@ -358,8 +362,8 @@ def build_report(config: CompareConfig) -> Path:
         first[m] = {
             p.stem: load_record(p) for p in sorted((_trial_dir(config, m, 0) / "records").glob("*.npz"))
         }
-    pert = {m: {k: float(np.nanmean(v)) for k, v in d.items()} for m, d in pert.items()}
-    ff = {m: {k: float(np.nanmean(v)) for k, v in d.items()} for m, d in ff.items()}
+    pert = {m: {k: _nanmean(v) for k, v in d.items()} for m, d in pert.items()}
+    ff = {m: {k: _nanmean(v) for k, v in d.items()} for m, d in ff.items()}
     summary = report.aggregate(per_seed, config.metric_list())
     fig = out / "figures"
     figures = {

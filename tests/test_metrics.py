@@ -309,6 +309,7 @@ def test_iqm_known_arrays():
     assert S.iqm(np.arange(1, 9)) == pytest.approx(4.5)
     assert S.iqm([1, 2, 3, 4, 1000, 5, 6, 7]) == pytest.approx(4.5)
     assert S.iqm([1, 2, 3, 4, 100]) == pytest.approx(3.0)
+    assert S.iqm([100, 0, 6, 1, 5, 0, 6]) == pytest.approx(3.6)  # floor(7 / 4) = 1 cut from each end
     assert S.iqm([2.0]) == 2.0
     assert math.isnan(S.iqm([])) and math.isnan(S.iqm([1.0, np.nan]))
 

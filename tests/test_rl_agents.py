@@ -32,10 +32,19 @@ SHORT = {"episode_duration": 0.2}
 METRICS = {"final_error_cm", "final_error_cm_median", "cost", "cost/position", "cost/effort"}
 TINY = {
     "ppo": {"n_steps": 32, "batch_size": 64, "n_epochs": 2, "policy_kwargs": {"net_arch": [32, 32]}},
-    "sac": {"learning_starts": 200, "batch_size": 64, "gradient_steps": 1, "buffer_size": 10_000,
-            "policy_kwargs": {"net_arch": [32, 32]}},  # fmt: skip
-    "recurrent_ppo": {"n_steps": 40, "batch_size": 80, "n_epochs": 2,
-                      "policy_kwargs": {"lstm_hidden_size": 16, "net_arch": [16]}},  # fmt: skip
+    "sac": {
+        "learning_starts": 200,
+        "batch_size": 64,
+        "gradient_steps": 1,
+        "buffer_size": 10_000,
+        "policy_kwargs": {"net_arch": [32, 32]},
+    },
+    "recurrent_ppo": {
+        "n_steps": 40,
+        "batch_size": 80,
+        "n_epochs": 2,
+        "policy_kwargs": {"lstm_hidden_size": 16, "net_arch": [16]},
+    },
 }
 
 
@@ -45,18 +54,47 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _tiny_config(out: Path, **kw) -> PPOConfig:
-    base = dict(env_id=PM, env_kwargs=SHORT, n_envs=8, total_steps=1024, eval_every=512, checkpoint_every=256,
-                hyperparams_override=TINY["ppo"], out_dir=str(out), progress=False, tensorboard=False)  # fmt: skip
+    base = dict(
+        env_id=PM,
+        env_kwargs=SHORT,
+        n_envs=8,
+        total_steps=1024,
+        eval_every=512,
+        checkpoint_every=256,
+        hyperparams_override=TINY["ppo"],
+        out_dir=str(out),
+        progress=False,
+        tensorboard=False,
+    )
     return PPOConfig(**{**base, **kw})
 
 
 @pytest.mark.parametrize("algorithm", ["ppo", "sac", "recurrent_ppo"])
 def test_script_runs_end_to_end_and_checkpoint_evaluates(algorithm, tmp_path):
     out = tmp_path / algorithm
-    cmd = [sys.executable, "-m", f"agents.{algorithm}", "--env-id", PM, "--env-kwargs", json.dumps(SHORT),
-           "--n-envs", "8", "--total-steps", "2000", "--eval-every", "1000", "--checkpoint-every", "1000",
-           "--hyperparams-override", json.dumps(TINY[algorithm]), "--out-dir", str(out), "--no-progress",
-           "--no-tensorboard"] + (["--save-replay-buffer"] if algorithm == "sac" else [])  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        f"agents.{algorithm}",
+        "--env-id",
+        PM,
+        "--env-kwargs",
+        json.dumps(SHORT),
+        "--n-envs",
+        "8",
+        "--total-steps",
+        "2000",
+        "--eval-every",
+        "1000",
+        "--checkpoint-every",
+        "1000",
+        "--hyperparams-override",
+        json.dumps(TINY[algorithm]),
+        "--out-dir",
+        str(out),
+        "--no-progress",
+        "--no-tensorboard",
+    ] + (["--save-replay-buffer"] if algorithm == "sac" else [])
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
@@ -70,7 +108,9 @@ def test_script_runs_end_to_end_and_checkpoint_evaluates(algorithm, tmp_path):
     assert not [p for p in (out / "checkpoints").iterdir() if p.name.startswith(".")]  # no temp leftovers
 
     rows = _rows(out / "progress.csv")
-    assert [int(r["env_steps"]) for r in rows][0] == 0 and math.isfinite(float(rows[-1]["eval/final_error_cm"]))
+    assert [int(r["env_steps"]) for r in rows][0] == 0 and math.isfinite(
+        float(rows[-1]["eval/final_error_cm"])
+    )
 
     for where in (ckpt, out):  # a checkpoint and the final agent both load and evaluate
         act = _rl.load_agent(where)
@@ -106,8 +146,17 @@ def test_short_ppo_beats_zero_excitation_policy(tmp_path):
     """
     zero = evaluate_controller(lambda o, h: (torch.zeros(o.shape[0], 4), h), PM)
     assert zero["final_error_cm"] > 60
-    summary = train_ppo(PPOConfig(env_id=PM, total_steps=150_000, eval_every=10**9, checkpoint_every=10**9,
-                                  out_dir=str(tmp_path / "pm"), progress=False, tensorboard=False))  # fmt: skip
+    summary = train_ppo(
+        PPOConfig(
+            env_id=PM,
+            total_steps=150_000,
+            eval_every=10**9,
+            checkpoint_every=10**9,
+            out_dir=str(tmp_path / "pm"),
+            progress=False,
+            tensorboard=False,
+        )
+    )
     trained = evaluate_controller(_rl.load_agent(tmp_path / "pm"), PM)
     assert trained["final_error_cm"] == pytest.approx(summary["eval"]["final_error_cm"], rel=1e-5)
     assert trained["final_error_cm"] < 0.5 * zero["final_error_cm"], (trained, zero)
@@ -167,8 +216,20 @@ def test_unknown_env_id_fails_before_training(tmp_path):
     with pytest.raises(_rl.ConfigError, match="unknown keyword argument 'episode_length'"):
         train_ppo(_tiny_config(tmp_path / "run", env_kwargs={"episode_length": 1.0}))
     assert not (tmp_path / "run").exists()
-    proc = subprocess.run([sys.executable, "-m", "agents.sac", "--env-id", "motornet/Nope-v0",
-                           "--out-dir", str(tmp_path / "cli")], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agents.sac",
+            "--env-id",
+            "motornet/Nope-v0",
+            "--out-dir",
+            str(tmp_path / "cli"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0 and "error: ValueError: unknown env_id 'motornet/Nope-v0'" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "cli").exists()

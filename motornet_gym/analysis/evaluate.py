@@ -243,6 +243,7 @@ def trial_metrics(
         per["peak_speed"][i] = M.peak_speed(p, rec.dt)
         per["time_to_peak_s"][i] = M.time_to_peak_speed(p, rec.dt)
         per["minimum_jerk_correlation"][i] = M.minimum_jerk_correlation(p, rec.dt)
-        per["normalised_jerk"][i] = M.normalised_jerk(p, rec.dt)
+        # Over the movement only (speed above 5% of its peak), as the minimum-jerk correlation.
+        per["normalised_jerk"][i] = M.normalised_jerk(p, rec.dt, onset_speed=0.05)
     out.update(per)
     return out
