@@ -17,6 +17,7 @@ Run-folder layout::
     config.json  summary.json  progress.csv (eval rows)  sb3_logs/ (SB3 training stats)
     checkpoints/step_000000123456/{model.zip, vecnormalize.pkl, replay_buffer.pkl, agent.json}
     checkpoints/latest.json      agent/{model.zip, vecnormalize.pkl, agent.json}   (final agent)
+    best/  (same files: the agent of the lowest evaluated final error so far; its agent.json has "eval")
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from agents._common import RunLogger, StopFlag, WallClock, check_env_id, config_
 from agents.evaluation import evaluate_controller
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
-AGENT_DIR, CHECKPOINTS, LATEST = "agent", "checkpoints", "latest.json"
+AGENT_DIR, BEST_DIR, CHECKPOINTS, LATEST = "agent", "best", "checkpoints", "latest.json"
 MODEL, VECNORM, REPLAY, META = "model.zip", "vecnormalize.pkl", "replay_buffer.pkl", "agent.json"
 FORMAT = "motornet_gym.sb3_agent/1"
 
@@ -550,6 +551,9 @@ class _Run:
         self.next_eval = (model.num_timesteps // config.eval_every + 1) * config.eval_every
         self.next_ckpt = (model.num_timesteps // config.checkpoint_every + 1) * config.checkpoint_every
         self.last_eval: dict[str, float] = {}
+        best_meta = out / BEST_DIR / META
+        resumed = config.resume is not None and best_meta.is_file()  # a fresh run ignores a stale best/
+        self.best = json.loads(best_meta.read_text())["eval"]["final_error_cm"] if resumed else np.inf
         self.eval_step = -1
         self.ckpt_step = model.num_timesteps if config.resume else -1
         self.reason = "total_steps"
@@ -584,6 +588,11 @@ class _Run:
         self.logger.log(row, step=steps)
         for k, v in self.last_eval.items():
             self.model.logger.record(f"eval/{k}", v)
+        if self.last_eval["final_error_cm"] < self.best:
+            self.best = self.last_eval["final_error_cm"]
+            save_agent_dir(
+                self.out / BEST_DIR, self.model, self.venv, {**self.meta(), "eval": self.last_eval}
+            )
 
     def checkpoint(self) -> None:
         steps = int(self.model.num_timesteps)
@@ -736,7 +745,8 @@ def train(config: RLConfig) -> dict[str, Any]:
     summary = {"stopped_by": run.reason, "algorithm": config.algorithm, "env_id": env_id,
                "env_steps": int(model.num_timesteps), "wall_time_s": clock(),
                "fps": (model.num_timesteps - start_steps) / max(clock() - clock.offset, 1e-9),
-               "eval": run.last_eval, "out_dir": str(out)}  # fmt: skip
+               "eval": run.last_eval, "best_final_error_cm": float(run.best),
+               "out_dir": str(out)}  # fmt: skip
     write_json(out / "summary.json", summary)
     if run.reason.startswith("signal"):
         print(f"stopped by {run.reason}; resume with: python -m agents.{config.algorithm} --resume {out}",

@@ -204,6 +204,10 @@ def train(config: BackpropConfig) -> dict[str, Any]:
             out / CHECKPOINT,
         )
 
+    if ckpt is None:  # the untrained policy: the first point of the learning curve
+        last_eval = evaluate_policy(policy, env_id, eval_kwargs, device=device)
+        logger.log({"batch": 0, "env_steps": 0, "wall_time_s": clock(),
+                    **{f"eval/{k}": v for k, v in last_eval.items()}}, step=0)  # fmt: skip
     reason = "n_batches"
     with stop.installed():
         while True:

@@ -7,7 +7,10 @@ cost is evaluated on the new state; the sensory delay lines take the new reading
 is composed from the task cues, the delayed readings and the efference copy, plus noise.
 
 The hot path (:meth:`Simulator.transition`) has no ``.item()``, no host synchronisation and no
-branch on tensor values; which noises are drawn is decided at construction.
+branch on tensor values; which noises are drawn is decided at construction. With ``compile=True``
+the step runs through ``torch.compile`` (see :mod:`motornet_gym.fastpath` and
+:meth:`Simulator.step_unchecked`); noise is still drawn eagerly by :meth:`Simulator.draw_noise`, so
+the same seed gives the same trajectory compiled or not.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from . import fastpath
 from .dynamics import Effector, EffectorState
 from .sensory import SensoryConfig, delay_steps, fill_delay_line, observation_std, push, std_vector
 from .tasks import Task, TaskState
@@ -39,6 +43,10 @@ class SimulatorConfig(SensoryConfig):
         d = self.episode_duration
         if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d <= 0:
             raise ValueError(f"episode_duration must be a finite number > 0 s; got {d!r}")
+
+
+#: Most derivative evaluations per step (``n_ministeps x integrator order``) compiled as one graph.
+MAX_FUSED_STAGES = 16
 
 
 class SimState(NamedTuple):
@@ -86,6 +94,8 @@ class StepOutput(NamedTuple):
         cost_terms: name -> ``(B,)``.
         endpoint_load: ``(B, 2)`` N applied during the step.
         clean_parts: name -> ``(B, n)`` noise-free, undelayed observation parts.
+        desired_pos: ``(B, 2)`` m, where the task wants the fingertip after the step.
+        truncated: ``(B,)`` bool, the step counter has reached ``max_steps``.
     """
 
     observation: torch.Tensor
@@ -93,6 +103,8 @@ class StepOutput(NamedTuple):
     cost_terms: dict[str, torch.Tensor]
     endpoint_load: torch.Tensor
     clean_parts: dict[str, torch.Tensor]
+    desired_pos: torch.Tensor
+    truncated: torch.Tensor
 
 
 class Simulator:
@@ -106,12 +118,23 @@ class Simulator:
         device: Torch device; the effector's if ``None``.
         dtype: Floating dtype; ``torch.get_default_dtype()`` if ``None`` (float64 works end to end).
         env_id: Registered id this simulator was made from, if any.
+        compile: Run the step through ``torch.compile`` (``fullgraph=True``, ``dynamic=False``):
+            one fused graph for the whole step (action clipping and noise, task loads, effector,
+            cost, delay lines, observation). Effectors with many integration stages
+            (``n_ministeps x order`` > :data:`MAX_FUSED_STAGES`, e.g. the compliant arm's 50 RK4
+            sub-steps) compile one sub-step and the rest of the step as separate graphs instead,
+            because unrolling them makes compilation take many minutes. The first step compiles
+            (~3-10 s per batch size, dtype and device; later simulators with the same settings
+            reuse it). Without a C++ compiler (CPU) or Triton (CUDA) a warning is shown once and
+            the step runs eagerly. Results match the eager step to float rounding.
 
     Attributes:
         observation_parts: Ordered ``(name, size)`` of the observation: ``target`` (2),
             ``go_cue`` (1, tasks with a go cue), ``vision`` (2), ``proprioception_length`` (M),
             ``proprioception_velocity`` (M), ``action_history`` (H M, if H > 0).
         observation_size: ``O``; action_size: ``M``; max_steps: steps per episode; dt: s.
+        compiled: Whether the step actually runs compiled (False if ``compile=False`` or no
+            compiler was found).
     """
 
     def __init__(
@@ -124,8 +147,11 @@ class Simulator:
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         env_id: str | None = None,
+        compile: bool = False,
     ) -> None:
         config = SimulatorConfig() if config is None else config
+        if not isinstance(compile, bool):
+            raise ValueError(f"compile must be True or False; got {compile!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
         dtype = torch.get_default_dtype() if dtype is None else dtype
@@ -164,6 +190,11 @@ class Simulator:
         self._generator = torch.Generator(device=device)
         self._generator.seed()
         self._state: SimState | None = None
+        self._carries_grad = False
+        self._fused = self._split = None
+        if compile:
+            self._compile()
+        self.compiled = self._fused is not None or self._split is not None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -236,7 +267,11 @@ class Simulator:
         _, clean = self._compose(state, Noise(None, None))
         terms = self.task.cost(state.task, eff, zeros, state.step)
         load = eff.fingertip_pos.new_zeros(eff.fingertip_pos.shape)
-        return StepOutput(state.observation, self.task.total_cost(terms), terms, load, clean)
+        desired = self.task.desired_position(state.task, state.step)
+        truncated = state.step >= self.max_steps
+        return StepOutput(
+            state.observation, self.task.total_cost(terms), terms, load, clean, desired, truncated
+        )
 
     def current_info(self) -> dict[str, Any]:
         """The info dict of the current state, as :meth:`reset` reports it.
@@ -268,7 +303,8 @@ class Simulator:
             if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                 raise ValueError(f"seed must be an integer >= 0 or None; got {seed!r}")
             self._generator.manual_seed(seed)
-        self._state = self._initial(self.batch_size, options)
+        self._state = _distinct(self._initial(self.batch_size, options))
+        self._carries_grad = _any_grad(self._state)
         return self._state.observation, self.current_info()
 
     def reset_where(self, mask: torch.Tensor, options: Mapping[str, Any] | None = None) -> torch.Tensor:
@@ -292,7 +328,8 @@ class Simulator:
             raise ValueError(f"mask must be a bool tensor of shape ({self.batch_size},); got {got}")
         fresh = self._initial(self.batch_size, options)
         mask = mask.to(self.device)
-        self._state = _where(mask, fresh, self.state)
+        self._state = _distinct(_where(mask, fresh, self.state))
+        self._carries_grad = _any_grad(self._state)
         return self._state.observation
 
     # ------------------------------------------------------------------ step
@@ -352,11 +389,10 @@ class Simulator:
         self, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """:meth:`step` without validating the action (for callers that validated it already)."""
-        new, out = self.transition(self.state, action, self.draw_noise())
+        new, out = self._advance(self.state, action, self.draw_noise())
         self._state = new
         terminated = torch.zeros(self.batch_size, dtype=torch.bool, device=self.device)
-        truncated = new.step >= self.max_steps
-        return out.observation, -out.cost, terminated, truncated, self._info(new, out)
+        return out.observation, -out.cost, terminated, out.truncated, self._info(new, out)
 
     def transition(self, state: SimState, action: torch.Tensor, noise: Noise) -> tuple[SimState, StepOutput]:
         """The pure step function: ``(state, action, noise) -> (new state, outputs)``.
@@ -364,10 +400,28 @@ class Simulator:
         Does not touch ``self``'s state or generator; free of host syncs and data-dependent Python
         branches (the target of ``torch.compile(fullgraph=True)``).
         """
+        command, excitation, endpoint_load, joint_load = self._begin(state, action, noise)
+        eff = self.effector.step_unchecked(state.effector, excitation, endpoint_load, joint_load)
+        return self._finish(state, eff, command, endpoint_load, noise)
+
+    def _begin(
+        self, state: SimState, action: torch.Tensor, noise: Noise
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Clipped command, noisy excitation and the task's loads for the coming step."""
         command = action.to(state.effector.joint_pos).clamp(0.0, 1.0)
         excitation = command if noise.action is None else command + noise.action
         endpoint_load, joint_load = self.task.loads(state.task, state.effector, state.step)
-        eff = self.effector.step_unchecked(state.effector, excitation, endpoint_load, joint_load)
+        return command, excitation, endpoint_load.to(command), joint_load
+
+    def _finish(
+        self,
+        state: SimState,
+        eff: EffectorState,
+        command: torch.Tensor,
+        endpoint_load: torch.Tensor,
+        noise: Noise,
+    ) -> tuple[SimState, StepOutput]:
+        """Cost, delay lines and observation after the effector moved from ``state`` to ``eff``."""
         step = state.step + 1
         terms = self.task.cost(state.task, eff, command, step)
         vision, length, velocity = self._readings(eff)
@@ -385,8 +439,69 @@ class Simulator:
             observation=state.observation,
         )
         obs, clean = self._compose(new, noise)
-        out = StepOutput(obs, self.task.total_cost(terms), terms, endpoint_load, clean)
+        desired = self.task.desired_position(state.task, step)
+        out = StepOutput(
+            obs, self.task.total_cost(terms), terms, endpoint_load, clean, desired, step >= self.max_steps
+        )
         return new._replace(observation=obs), out
+
+    # ------------------------------------------------------------------ compiled path
+    def _compile(self) -> None:
+        """Set up the compiled step (see the ``compile`` argument); leave it eager without a compiler."""
+        eff = self.effector
+        if eff.n_ministeps * eff.integrator.order <= MAX_FUSED_STAGES:
+            self._fused = fastpath.compile_step(type(self).transition, self.device)
+        else:
+            begin = fastpath.compile_step(type(self)._begin, self.device)
+            if begin is not None:
+                self._split = (
+                    begin,
+                    fastpath.compile_step(_ministep, self.device),
+                    fastpath.compile_step(type(self)._finish, self.device),
+                )
+        if self._fused is not None or self._split is not None:
+            kw = {"device": self.device, "dtype": self.dtype}
+            self._zero_noise = Noise(
+                torch.zeros(self.batch_size, self.action_size, **kw),
+                torch.zeros(self.batch_size, self.observation_size, **kw),
+            )
+
+    def _advance(self, state: SimState, action: torch.Tensor, noise: Noise) -> tuple[SimState, StepOutput]:
+        """:meth:`transition`, compiled when :attr:`compiled`.
+
+        The compiled graphs are specialised on which inputs require grad, so their pattern is kept
+        fixed: a noise that is off is a zero tensor (adding 0 changes nothing), and when gradients
+        are recorded every floating leaf of the dynamic state requires grad (reset states are
+        wrapped as leaves); otherwise the step runs under ``no_grad``. One compilation then serves
+        the whole episode and later ones.
+        """
+        if not self.compiled:
+            return self.transition(state, action, noise)
+        zero = self._zero_noise
+        noise = Noise(
+            zero.action if noise.action is None else noise.action,
+            zero.observation if noise.observation is None else noise.observation,
+        )
+        if torch.is_grad_enabled() and (action.requires_grad or self._carries_grad):
+            self._carries_grad = True
+            return self._run_compiled(_require_grad(state), action, noise)
+        self._carries_grad = False
+        with torch.no_grad():
+            return self._run_compiled(state, action, noise)
+
+    def _run_compiled(
+        self, state: SimState, action: torch.Tensor, noise: Noise
+    ) -> tuple[SimState, StepOutput]:
+        if self._fused is not None:
+            return self._fused(self, state, action, noise)
+        begin, ministep, finish = self._split
+        command, excitation, endpoint_load, joint_load = begin(self, state, action, noise)
+        eff, q = self.effector, state.effector.joint_pos
+        joint_load = q.new_zeros(1, eff.dof) if joint_load is None else joint_load
+        s = state.effector
+        for _ in range(eff.n_ministeps):
+            s = ministep(eff, s, excitation, endpoint_load, joint_load)
+        return finish(self, state, s, command, endpoint_load, noise)
 
     def _info(self, state: SimState, out: StepOutput) -> dict[str, Any]:
         eff = state.effector
@@ -394,7 +509,7 @@ class Simulator:
             "fingertip_pos": eff.fingertip_pos,
             "fingertip_vel": eff.fingertip_vel,
             "target": state.task.target,
-            "desired_pos": self.task.desired_position(state.task, state.step),
+            "desired_pos": out.desired_pos,
             "joint_pos": eff.joint_pos,
             "joint_vel": eff.joint_vel,
             "activation": eff.muscle.activation,
@@ -419,3 +534,62 @@ def _where(mask: torch.Tensor, new: Any, old: Any) -> Any:
     if isinstance(new, torch.Tensor):
         return torch.where(mask.view((-1,) + (1,) * (new.dim() - 1)), new, old)
     return type(new)(*(_where(mask, n, o) for n, o in zip(new, old, strict=True)))
+
+
+def _ministep(effector: Effector, state: EffectorState, excitation: torch.Tensor,
+              endpoint_load: torch.Tensor, joint_load: torch.Tensor) -> EffectorState:  # fmt: skip
+    """One integration sub-step, as :meth:`Effector.step_unchecked` takes it (compiled on its own)."""
+    return effector.integrator.step(effector, state, excitation, endpoint_load, joint_load, effector.minidt)
+
+
+def _leaves(tree: Any) -> list[torch.Tensor]:
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    return [leaf for t in tree for leaf in _leaves(t)]
+
+
+def _any_grad(tree: Any) -> bool:
+    return any(t.requires_grad for t in _leaves(tree))
+
+
+def _distinct(state: SimState) -> SimState:
+    """``state`` with every leaf a distinct tensor object (a reused one is cloned).
+
+    The reset state may hold one tensor twice (the task's initial ``joint_pos`` is the effector's);
+    the compiled step guards on such input aliasing, so a reset state must alias like a stepped
+    one (not at all) for one compilation to serve every step.
+    """
+    seen: set[int] = set()
+
+    def visit(t: Any) -> Any:
+        if isinstance(t, torch.Tensor):
+            if id(t) in seen:
+                return t.clone()
+            seen.add(id(t))
+            return t
+        return type(t)(*(visit(x) for x in t))
+
+    return visit(state)
+
+
+def _require_grad(state: SimState) -> SimState:
+    """``state`` with every floating leaf of its dynamic parts requiring grad (task and step as is).
+
+    Leaves that do not require grad yet (a reset state; gradients reach the state a few steps
+    after the first action) become new leaf views that do, so the compiled step always sees the
+    same ``requires_grad`` pattern.
+    """
+
+    def req(t: Any) -> Any:
+        if isinstance(t, torch.Tensor):
+            return t if t.requires_grad else t.detach().requires_grad_(True)
+        return type(t)(*(req(x) for x in t))
+
+    return state._replace(
+        effector=req(state.effector),
+        vision=req(state.vision),
+        proprioception_length=req(state.proprioception_length),
+        proprioception_velocity=req(state.proprioception_velocity),
+        action_history=req(state.action_history),
+        observation=req(state.observation),
+    )

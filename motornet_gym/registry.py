@@ -4,7 +4,8 @@ Every id combines an effector preset, a task and the engine. Keyword arguments s
 id: ``dt``, ``integrator``, ``n_ministeps`` (effector), ``episode_duration``,
 ``proprioception_delay``, ``vision_delay``, ``action_noise``, ``proprioception_noise``,
 ``vision_noise``, ``observation_noise``, ``action_history`` (engine, see
-:class:`~motornet_gym.engine.SimulatorConfig`); the task's configuration fields (e.g.
+:class:`~motornet_gym.engine.SimulatorConfig`), ``compile`` (the compiled step, see
+:class:`~motornet_gym.engine.Simulator`); the task's configuration fields (e.g.
 ``n_targets``, ``field_strength``, ``catch_trial_fraction``) are accepted for the ids using it.
 """
 
@@ -113,6 +114,7 @@ def make_simulator(
     batch_size: int = 1,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
+    compile: bool = False,
     **kwargs: Any,
 ) -> Simulator:
     """Build the :class:`~motornet_gym.engine.Simulator` of a registered id.
@@ -122,6 +124,8 @@ def make_simulator(
         batch_size: Number of episodes simulated together.
         device: Torch device (CPU if ``None``).
         dtype: Floating dtype (``torch.get_default_dtype()`` if ``None``; float64 works end to end).
+        compile: Run the step through ``torch.compile`` (off by default; see
+            :class:`~motornet_gym.engine.Simulator`).
         **kwargs: Effector, engine and task keyword arguments (see the module docstring).
 
     Raises:
@@ -147,5 +151,12 @@ def make_simulator(
     effector = spec.effector_factory(**eff_kwargs, dtype=dtype)
     task = spec.task_factory(effector, task_config)
     return Simulator(
-        effector, task, config, batch_size=batch_size, device=device, dtype=dtype, env_id=spec.id
+        effector,
+        task,
+        config,
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        env_id=spec.id,
+        compile=compile,
     )

@@ -70,7 +70,8 @@ def test_checkpoint_and_saved_policy_round_trip(tmp_path):
     for k, v in policy.state_dict().items():
         torch.testing.assert_close(v, ckpt["policy"][k], rtol=0, atol=0)
     rows = (tmp_path / "progress.csv").read_text().splitlines()
-    assert len(rows) == 5 and "eval/final_error_cm" in rows[0]
+    assert len(rows) == 6 and "eval/final_error_cm" in rows[0]  # header, untrained eval, 4 batches
+    assert rows[1].startswith("0,0,")
 
 
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, monkeypatch):

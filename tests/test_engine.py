@@ -459,3 +459,34 @@ def test_reset_where_bad_mask():
         ValueError, match=r"mask must be a bool tensor of shape \(2,\); got torch.int64 \(2,\)"
     ):
         sim.reset_where(torch.tensor([1, 0]))
+
+
+# ---------------------------------------------------------------------- compile flag (see test_compile.py)
+def test_compile_flag_is_validated_and_off_by_default():
+    sim = make_simulator("motornet/PointMassReach-v0", batch_size=2)
+    assert sim.compiled is False
+    with pytest.raises(ValueError, match="compile must be True or False; got 'yes'"):
+        make_simulator("motornet/PointMassReach-v0", compile="yes")
+
+
+@pytest.mark.parametrize("env_id", FAST_IDS)
+def test_reset_state_has_distinct_leaves(env_id):
+    """The compiled step guards on input aliasing: a reset state must not hold one tensor twice."""
+    sim = make_simulator(env_id, batch_size=2)
+    sim.reset(seed=0)
+    leaves = _leaves(sim.state)
+    assert len({id(t) for t in leaves}) == len(leaves)
+    sim.reset_where(torch.tensor([True, False]))
+    leaves = _leaves(sim.state)
+    assert len({id(t) for t in leaves}) == len(leaves)
+
+
+def test_step_outputs_desired_position_and_truncation():
+    sim = make_simulator("motornet/Arm26CentreOut-v0", batch_size=2, dtype=F64, episode_duration=0.05)
+    sim.reset(seed=0, options={"go_time": 0.02})
+    for k in range(1, sim.max_steps + 1):
+        _, out = sim.transition(sim.state, torch.zeros(2, 6, dtype=F64), Noise(None, None))
+        sim.step(torch.zeros(2, 6, dtype=F64))
+        want = sim.state.task.target if k >= 2 else sim.state.task.start
+        torch.testing.assert_close(out.desired_pos, want, rtol=0, atol=0)
+        assert out.truncated.tolist() == [k == sim.max_steps] * 2

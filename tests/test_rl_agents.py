@@ -22,9 +22,11 @@ pytest.importorskip("sb3_contrib")
 pytest.importorskip("yaml")
 
 from agents import _rl  # noqa: E402
-from agents.evaluation import evaluate_controller  # noqa: E402
+from agents.evaluation import EVAL_SEED, evaluate_controller  # noqa: E402
 from agents.ppo import PPOConfig  # noqa: E402
 from agents.ppo import train as train_ppo  # noqa: E402
+from agents.sac import SACConfig  # noqa: E402
+from agents.sac import train as train_sac  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PM = "motornet/PointMassReach-v0"
@@ -51,6 +53,27 @@ TINY = {
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open() as f:
         return list(csv.DictReader(f))
+
+
+def _sb3_pipeline_error(folder: Path, algorithm: str) -> float:
+    """Mean final error (cm) on the evaluation suite through SB3's own path, independent of SB3Controller.
+
+    The saved VecNormalize wraps the env stack of training, and ``model.predict`` acts on the
+    normalised observations it returns; the env maps [-1, 1] to excitations.
+    """
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    model = _rl.algorithm_class(algorithm).load(str(folder / "model.zip"), device="cpu")
+    venv = VecNormalize.load(str(folder / "vecnormalize.pkl"), _rl.make_env(PM, 32, None, SHORT))
+    venv.training, venv.norm_reward = False, False
+    venv.set_options({"suite": "eval"})
+    venv.seed(EVAL_SEED)
+    obs, state, start = venv.reset(), None, np.ones(32, dtype=bool)
+    for _ in range(venv.unwrapped.max_episode_steps):
+        action, state = model.predict(obs, state=state, episode_start=start, deterministic=True)
+        obs, _, start, _ = venv.step(action)
+    info = venv.unwrapped.last_info
+    return float(np.linalg.norm(info["fingertip_pos"] - info["desired_pos"], axis=-1).mean() * 100)
 
 
 def _tiny_config(out: Path, **kw) -> PPOConfig:
@@ -112,6 +135,10 @@ def test_script_runs_end_to_end_and_checkpoint_evaluates(algorithm, tmp_path):
         float(rows[-1]["eval/final_error_cm"])
     )
 
+    # best/ holds the lowest evaluated error (the CSV keeps 6 significant digits)
+    best = json.loads((out / "best" / "agent.json").read_text())["eval"]["final_error_cm"]
+    assert best == pytest.approx(min(float(r["eval/final_error_cm"]) for r in rows), rel=1e-5)
+
     for where in (ckpt, out):  # a checkpoint and the final agent both load and evaluate
         act = _rl.load_agent(where)
         assert act.metadata["env_id"] == PM and act.metadata["algorithm"] == algorithm
@@ -126,8 +153,10 @@ def test_script_runs_end_to_end_and_checkpoint_evaluates(algorithm, tmp_path):
             assert not torch.equal(again, action)
         metrics = evaluate_controller(act, PM, SHORT)
         assert set(metrics) == METRICS and all(math.isfinite(v) for v in metrics.values())
-    # the saved agent reproduces the run's own last evaluation (normalisation and rescaling match)
+    # the saved agent reproduces the run's own last evaluation and SB3's own normalise-predict-rescale
+    # path on the same suite (so observation normalisation and action rescaling are applied)
     assert metrics["final_error_cm"] == pytest.approx(summary["eval"]["final_error_cm"], rel=1e-5)
+    assert metrics["final_error_cm"] == pytest.approx(_sb3_pipeline_error(ckpt, algorithm), rel=1e-4)
 
 
 def test_unit_action_rescaling():
@@ -233,3 +262,14 @@ def test_unknown_env_id_fails_before_training(tmp_path):
     )
     assert proc.returncode != 0 and "error: ValueError: unknown env_id 'motornet/Nope-v0'" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "cli").exists()
+
+
+def test_init_from_starts_from_saved_weights_at_step_zero(tmp_path):
+    first = train_ppo(_tiny_config(tmp_path / "a", total_steps=512))
+    second = train_ppo(_tiny_config(tmp_path / "b", total_steps=256, init_from=str(tmp_path / "a"), seed=1))
+    rows = _rows(tmp_path / "b" / "progress.csv")
+    assert int(rows[0]["env_steps"]) == 0 and second["env_steps"] == 256
+    # step 0 of the new run evaluates exactly the saved agent (weights and observation statistics)
+    assert float(rows[0]["eval/final_error_cm"]) == pytest.approx(first["eval"]["final_error_cm"], rel=1e-5)
+    with pytest.raises(_rl.ConfigError, match="is a 'ppo' agent; expected 'sac'"):
+        train_sac(SACConfig(env_id=PM, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "a")))

@@ -217,11 +217,11 @@ class MotorVectorEnv(VectorEnv):
         """Reset the masked rows; return the full observation batch and every row's info.
 
         ``info`` (the last step's, or None after a partial reset) is kept for the other rows;
-        the reset rows get the info of their first state, read from the engine's public state.
+        the reset rows get the info of their first state (:meth:`Simulator.current_info`).
         """
         obs = self.simulator.reset_where(mask, options)
         self._elapsed.masked_fill_(mask, 0)
-        fresh = _state_info(self.simulator)
+        fresh = self.simulator.current_info()
         if info is None:
             return obs, fresh
         return obs, _where_info(mask, fresh, info)
@@ -367,40 +367,6 @@ def _masked(info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
         out[key] = _masked(value, mask) if isinstance(value, dict) else value
         out[f"_{key}"] = mask.copy()
     return out
-
-
-def _state_info(sim: Simulator) -> dict[str, Any]:
-    """The engine's info keys for the current state, as :meth:`Simulator.reset` reports them.
-
-    Used for sub-environments just reset by ``reset_where`` (which returns observations only):
-    the state keys come from ``sim.state``, the cost from the task's one cost function with a
-    zero action (as at reset), the clean observation parts from the newest delay-line entries.
-    """
-    state = sim.state
-    eff, ts, task = state.effector, state.task, sim.task
-    zero_action = eff.muscle.activation.new_zeros(eff.muscle.activation.shape)
-    terms = task.cost(ts, eff, zero_action, state.step)
-    parts = dict(task.observation_extras(ts, state.step))
-    parts["vision"] = state.vision[:, -1]
-    parts["proprioception_length"] = state.proprioception_length[:, -1]
-    parts["proprioception_velocity"] = state.proprioception_velocity[:, -1]
-    if state.action_history.shape[1]:
-        parts["action_history"] = state.action_history.flatten(1)
-    return {
-        "fingertip_pos": eff.fingertip_pos,
-        "fingertip_vel": eff.fingertip_vel,
-        "target": ts.target,
-        "desired_pos": task.desired_position(ts, state.step),
-        "joint_pos": eff.joint_pos,
-        "joint_vel": eff.joint_vel,
-        "activation": eff.muscle.activation,
-        "force": eff.muscle.force,
-        "endpoint_load": eff.fingertip_pos.new_zeros(eff.fingertip_pos.shape),
-        "cost": task.total_cost(terms),
-        "cost_terms": terms,
-        "step": state.step,
-        "obs_parts": parts,
-    }
 
 
 def _where_info(mask: torch.Tensor, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,92 @@
+"""The compiled fast path of the engine step: ``torch.compile`` with a no-compiler fallback (torch only).
+
+The reference MotorNet is bound by op dispatch, not arithmetic (an arm26 step is under ~1k flops per
+environment); fusing the whole step into one inductor kernel set removes the dispatch cost. Every
+function compiled here is compiled once per process with ``fullgraph=True`` (a graph break is an
+error, never a silent fallback) and ``dynamic=False`` (kernels specialised to the batch size, which
+is fixed for a simulator's life). Compiled code is cached per code object, so simulators of the same
+id, batch size, dtype and device share one compilation; inductor's on-disk cache makes later
+processes start faster.
+
+Inductor needs a C++ compiler on the CPU and Triton on CUDA. :func:`compiler_problem` checks for
+them cheaply (no compilation); when one is missing, :func:`compile_step` warns once per process and
+returns ``None``, and the engine runs eagerly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import torch
+
+__all__ = ["RECOMPILE_LIMIT", "compile_step", "compiler_problem"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Compiled variants allowed per step function (ids x batch sizes x dtypes x devices x grad
+#: patterns of one process); beyond it ``fullgraph=True`` raises instead of falling back.
+RECOMPILE_LIMIT = 64
+
+# Inductor options: no per-call size/stride asserts on the inputs (they cost ~0.4 us per input,
+# a third of the call overhead at B = 1; shapes are fixed by the simulator and checked at its
+# boundary).
+_OPTIONS = {"size_asserts": False}
+
+_warned = False
+
+
+def compiler_problem(device: torch.device | str) -> str | None:
+    """Why the compiled path cannot run on ``device``, or ``None`` if it can.
+
+    CPU: the C++ compiler inductor is configured with (``torch._inductor.config.cpp.cxx``, i.e.
+    ``$CXX`` or ``g++``) must be on the ``PATH``. CUDA: Triton must be importable. Cheap: looks
+    the executables up, compiles nothing.
+    """
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        from torch._inductor import config
+
+        cxx = config.cpp.cxx
+        names = [c for c in (cxx if isinstance(cxx, (tuple, list)) else (cxx,)) if c]
+        if os.name == "nt":
+            names = [os.environ.get("CXX", "cl")]
+        if not any(shutil.which(str(n)) for n in names):
+            return f"no C++ compiler found for torch.compile's CPU backend (looked for {names}; set CXX)"
+        return None
+    if dev.type == "cuda":
+        from torch.utils._triton import has_triton
+
+        return None if has_triton() else "Triton is not installed (torch.compile needs it on CUDA)"
+    return f"torch.compile's inductor backend does not support device type {dev.type!r}"
+
+
+def compile_step(fn: F, device: torch.device | str) -> F | None:
+    """``torch.compile(fn, fullgraph=True, dynamic=False)``, or ``None`` (with one warning) if unusable.
+
+    Args:
+        fn: A pure function of tensors (and constants reached through its arguments).
+        device: Where it will run; decides which compiler must be present.
+
+    Returns:
+        The compiled function, or ``None`` when :func:`compiler_problem` finds no compiler; the
+        first such call per process emits a ``RuntimeWarning`` naming the problem.
+    """
+    global _warned
+    problem = compiler_problem(device)
+    if problem is not None:
+        if not _warned:
+            _warned = True
+            warnings.warn(
+                f"compile=True: {problem}; the simulator runs eagerly (same results, slower). "
+                "This warning is shown once per process.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return None
+    return torch.compile(  # type: ignore[return-value]
+        fn, fullgraph=True, dynamic=False, options=dict(_OPTIONS), recompile_limit=RECOMPILE_LIMIT
+    )
