@@ -62,6 +62,7 @@ class BackpropConfig:
         seed: Seed of the policy initialisation and of every batch's episodes.
         out_dir: Run folder (checkpoint, final policy, progress.csv, config.json).
         device: Torch device.
+        n_threads: torch CPU threads (1 is fastest for these small ops, and avoids contention).
         compile: Run the simulator step through torch.compile.
         tensorboard: Log to TensorBoard (None: when installed).
         wandb: wandb mode, 'offline' or 'online' (None: off).
@@ -87,6 +88,7 @@ class BackpropConfig:
     seed: int = 0
     out_dir: str = "runs/backprop"
     device: str = "cpu"
+    n_threads: int = 1
     compile: bool = False
     tensorboard: bool | None = None
     wandb: str | None = None
@@ -95,7 +97,7 @@ class BackpropConfig:
     resume: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "hidden_size", "eval_every", "checkpoint_every"):
+        for name in ("batch_size", "hidden_size", "eval_every", "checkpoint_every", "n_threads"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
@@ -151,11 +153,17 @@ def train(config: BackpropConfig) -> dict[str, Any]:
         saved.update(resume=str(run_dir), out_dir=str(run_dir), progress=config.progress)
         config = BackpropConfig(**saved)
     env_id = check_env_id(config.env_id)
+    if config.eval_size is not None and "eval_size" not in mg.ENV_SPECS[env_id].valid_kwargs():
+        raise ValueError(
+            f"eval_size applies to tasks with a random evaluation suite (reach); {env_id} has a fixed "
+            f"suite (use its n_targets); got eval_size={config.eval_size}"
+        )
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config_to_dict(config))
 
     # One seeding block: the policy initialisation; each batch's episodes use batch_seed().
+    torch.set_num_threads(config.n_threads)
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
     fast = {"compile": True} if config.compile else {}

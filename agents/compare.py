@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 import motornet_gym as mg
 from agents._common import check_env_id, config_to_dict, parse_config, write_json
@@ -433,6 +434,7 @@ def compare(config: CompareConfig) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     config = with_preset(parse_config(CompareConfig, argv, description=__doc__.splitlines()[0]), argv)
+    torch.set_num_threads(1)  # the ops are small: extra threads only add contention
     t0 = time.perf_counter()
     try:
         path = compare(config)

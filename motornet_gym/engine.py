@@ -303,8 +303,8 @@ class Simulator:
             if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                 raise ValueError(f"seed must be an integer >= 0 or None; got {seed!r}")
             self._generator.manual_seed(seed)
-        self._state = _distinct(self._initial(self.batch_size, options))
-        self._carries_grad = _any_grad(self._state)
+        self._state = fastpath.distinct_leaves(self._initial(self.batch_size, options))
+        self._carries_grad = fastpath.any_requires_grad(self._state)
         return self._state.observation, self.current_info()
 
     def reset_where(self, mask: torch.Tensor, options: Mapping[str, Any] | None = None) -> torch.Tensor:
@@ -328,8 +328,8 @@ class Simulator:
             raise ValueError(f"mask must be a bool tensor of shape ({self.batch_size},); got {got}")
         fresh = self._initial(self.batch_size, options)
         mask = mask.to(self.device)
-        self._state = _distinct(_where(mask, fresh, self.state))
-        self._carries_grad = _any_grad(self._state)
+        self._state = fastpath.distinct_leaves(_where(mask, fresh, self.state))
+        self._carries_grad = fastpath.any_requires_grad(self._state)
         return self._state.observation
 
     # ------------------------------------------------------------------ step
@@ -450,14 +450,14 @@ class Simulator:
         """Set up the compiled step (see the ``compile`` argument); leave it eager without a compiler."""
         eff = self.effector
         if eff.n_ministeps * eff.integrator.order <= MAX_FUSED_STAGES:
-            self._fused = fastpath.compile_step(type(self).transition, self.device)
+            self._fused = fastpath.compile_step(type(self).transition, self.device, self.batch_size)
         else:
-            begin = fastpath.compile_step(type(self)._begin, self.device)
+            begin = fastpath.compile_step(type(self)._begin, self.device, self.batch_size)
             if begin is not None:
                 self._split = (
                     begin,
-                    fastpath.compile_step(_ministep, self.device),
-                    fastpath.compile_step(type(self)._finish, self.device),
+                    fastpath.compile_step(fastpath.ministep, self.device, self.batch_size),
+                    fastpath.compile_step(type(self)._finish, self.device, self.batch_size),
                 )
         if self._fused is not None or self._split is not None:
             kw = {"device": self.device, "dtype": self.dtype}
@@ -536,60 +536,18 @@ def _where(mask: torch.Tensor, new: Any, old: Any) -> Any:
     return type(new)(*(_where(mask, n, o) for n, o in zip(new, old, strict=True)))
 
 
-def _ministep(effector: Effector, state: EffectorState, excitation: torch.Tensor,
-              endpoint_load: torch.Tensor, joint_load: torch.Tensor) -> EffectorState:  # fmt: skip
-    """One integration sub-step, as :meth:`Effector.step_unchecked` takes it (compiled on its own)."""
-    return effector.integrator.step(effector, state, excitation, endpoint_load, joint_load, effector.minidt)
-
-
-def _leaves(tree: Any) -> list[torch.Tensor]:
-    if isinstance(tree, torch.Tensor):
-        return [tree]
-    return [leaf for t in tree for leaf in _leaves(t)]
-
-
-def _any_grad(tree: Any) -> bool:
-    return any(t.requires_grad for t in _leaves(tree))
-
-
-def _distinct(state: SimState) -> SimState:
-    """``state`` with every leaf a distinct tensor object (a reused one is cloned).
-
-    The reset state may hold one tensor twice (the task's initial ``joint_pos`` is the effector's);
-    the compiled step guards on such input aliasing, so a reset state must alias like a stepped
-    one (not at all) for one compilation to serve every step.
-    """
-    seen: set[int] = set()
-
-    def visit(t: Any) -> Any:
-        if isinstance(t, torch.Tensor):
-            if id(t) in seen:
-                return t.clone()
-            seen.add(id(t))
-            return t
-        return type(t)(*(visit(x) for x in t))
-
-    return visit(state)
-
-
 def _require_grad(state: SimState) -> SimState:
     """``state`` with every floating leaf of its dynamic parts requiring grad (task and step as is).
 
-    Leaves that do not require grad yet (a reset state; gradients reach the state a few steps
-    after the first action) become new leaf views that do, so the compiled step always sees the
-    same ``requires_grad`` pattern.
+    See :func:`~motornet_gym.fastpath.with_grad`: the compiled step then always sees the same
+    ``requires_grad`` pattern, from the reset state on.
     """
-
-    def req(t: Any) -> Any:
-        if isinstance(t, torch.Tensor):
-            return t if t.requires_grad else t.detach().requires_grad_(True)
-        return type(t)(*(req(x) for x in t))
-
+    g = fastpath.with_grad
     return state._replace(
-        effector=req(state.effector),
-        vision=req(state.vision),
-        proprioception_length=req(state.proprioception_length),
-        proprioception_velocity=req(state.proprioception_velocity),
-        action_history=req(state.action_history),
-        observation=req(state.observation),
+        effector=g(state.effector),
+        vision=g(state.vision),
+        proprioception_length=g(state.proprioception_length),
+        proprioception_velocity=g(state.proprioception_velocity),
+        action_history=g(state.action_history),
+        observation=g(state.observation),
     )

@@ -23,7 +23,18 @@ from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["RECOMPILE_LIMIT", "compile_step", "compiler_problem"]
+from .dynamics import Effector, EffectorState
+
+__all__ = [
+    "PARALLEL_MIN_BATCH",
+    "RECOMPILE_LIMIT",
+    "any_requires_grad",
+    "compile_step",
+    "compiler_problem",
+    "distinct_leaves",
+    "ministep",
+    "with_grad",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +46,13 @@ RECOMPILE_LIMIT = 64
 # a third of the call overhead at B = 1; shapes are fixed by the simulator and checked at its
 # boundary).
 _OPTIONS = {"size_asserts": False}
+
+#: Smallest batch whose CPU kernels are multi-threaded (``torch.get_num_threads()`` OpenMP threads).
+#: Below it the kernels are single-threaded: each kernel of a step touches a few numbers per
+#: environment, so at small batches an OpenMP fork/join per kernel costs more than it saves, and
+#: on busy cores spinning OpenMP workers are far worse (with two torch threads on two shared cores
+#: both the eager and the compiled B = 64 rollout ran ~25-75x slower than with one).
+PARALLEL_MIN_BATCH = 4096
 
 _warned = False
 
@@ -64,12 +82,14 @@ def compiler_problem(device: torch.device | str) -> str | None:
     return f"torch.compile's inductor backend does not support device type {dev.type!r}"
 
 
-def compile_step(fn: F, device: torch.device | str) -> F | None:
+def compile_step(fn: F, device: torch.device | str, batch_size: int) -> F | None:
     """``torch.compile(fn, fullgraph=True, dynamic=False)``, or ``None`` (with one warning) if unusable.
 
     Args:
         fn: A pure function of tensors (and constants reached through its arguments).
         device: Where it will run; decides which compiler must be present.
+        batch_size: The batch it will run on (CPU kernels are single-threaded below
+            :data:`PARALLEL_MIN_BATCH`).
 
     Returns:
         The compiled function, or ``None`` when :func:`compiler_problem` finds no compiler; the
@@ -87,6 +107,67 @@ def compile_step(fn: F, device: torch.device | str) -> F | None:
                 stacklevel=3,
             )
         return None
+    options: dict[str, Any] = dict(_OPTIONS)
+    if torch.device(device).type == "cpu" and batch_size < PARALLEL_MIN_BATCH:
+        options["cpp.threads"] = 1
     return torch.compile(  # type: ignore[return-value]
-        fn, fullgraph=True, dynamic=False, options=dict(_OPTIONS), recompile_limit=RECOMPILE_LIMIT
+        fn, fullgraph=True, dynamic=False, options=options, recompile_limit=RECOMPILE_LIMIT
     )
+
+
+def ministep(
+    effector: Effector,
+    state: EffectorState,
+    excitation: torch.Tensor,
+    endpoint_load: torch.Tensor,
+    joint_load: torch.Tensor,
+) -> EffectorState:
+    """One integration sub-step, as :meth:`Effector.step_unchecked` takes it.
+
+    Compiled on its own for effectors whose whole step is too long to unroll into one graph.
+    """
+    return effector.integrator.step(effector, state, excitation, endpoint_load, joint_load, effector.minidt)
+
+
+def _leaves(tree: Any) -> list[torch.Tensor]:
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    return [leaf for t in tree for leaf in _leaves(t)]
+
+
+def any_requires_grad(tree: Any) -> bool:
+    """Whether any tensor of a (nested) NamedTuple requires grad."""
+    return any(t.requires_grad for t in _leaves(tree))
+
+
+def distinct_leaves(tree: F) -> F:
+    """A (nested) NamedTuple with every tensor a distinct object (a repeated one is cloned).
+
+    Compiled code guards on input aliasing (``a is b``): a state holding one tensor twice (a reset
+    state's task ``joint_pos`` is its effector's) would compile a second graph for the states
+    stepped from it, which hold no repeats.
+    """
+    seen: set[int] = set()
+
+    def visit(t: Any) -> Any:
+        if isinstance(t, torch.Tensor):
+            if id(t) in seen:
+                return t.clone()
+            seen.add(id(t))
+            return t
+        return type(t)(*(visit(x) for x in t))
+
+    return visit(tree)
+
+
+def with_grad(tree: F) -> F:
+    """A (nested) NamedTuple whose tensors all require grad.
+
+    A tensor that does not yet (a reset state; gradients reach some state fields only a few steps
+    after the first action) is replaced by a new leaf view of it that does. Compiled graphs are
+    specialised on which inputs require grad; feeding a fixed pattern makes one graph serve every
+    step of a differentiable rollout.
+    """
+    if isinstance(tree, torch.Tensor):
+        return tree if tree.requires_grad else tree.detach().requires_grad_(True)  # type: ignore[return-value]
+    return type(tree)(*(with_grad(t) for t in tree))

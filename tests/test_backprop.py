@@ -134,5 +134,7 @@ def test_bad_config_errors_before_training(tmp_path):
         _config(tmp_path, batch_size=0)
     with pytest.raises(ValueError, match="give n_batches or time_budget_s"):
         _config(tmp_path, n_batches=None)
+    with pytest.raises(ValueError, match="eval_size applies to tasks with a random evaluation suite"):
+        train(_config(tmp_path, env_id="motornet/Arm26CentreOut-v0", eval_size=64))
     with pytest.raises(TypeError, match="unknown keyword argument 'vision_dealy'"):
         train(_config(tmp_path, env_kwargs={"vision_dealy": 0.05}))

@@ -15,7 +15,7 @@ import torch._dynamo
 from torch._inductor import config as inductor_config
 
 from motornet_gym import fastpath
-from motornet_gym.engine import Simulator
+from motornet_gym.engine import MAX_FUSED_STAGES, Simulator
 from motornet_gym.policies import GRUPolicy
 from motornet_gym.registry import ENV_IDS, make_simulator
 from motornet_gym.rollout import rollout
@@ -129,16 +129,15 @@ def _transition_parts(sim: Simulator):
     """The functions the compiled path compiles, with example arguments."""
     state, action = sim.state, torch.full((sim.batch_size, sim.action_size), 0.3)
     noise = sim.draw_noise()
-    if sim.effector.n_ministeps * sim.effector.integrator.order <= 16:
+    if sim.effector.n_ministeps * sim.effector.integrator.order <= MAX_FUSED_STAGES:
         return [(type(sim).transition, (sim, state, action, noise))]
-    from motornet_gym.engine import _ministep
 
     command, excitation, ep, jl = sim._begin(state, action, noise)
     jl = ep.new_zeros(1, sim.effector.dof) if jl is None else jl
     eff = sim.effector.step_unchecked(state.effector, excitation, ep, jl)
     return [
         (type(sim)._begin, (sim, state, action, noise)),
-        (_ministep, (sim.effector, state.effector, excitation, ep, jl)),
+        (fastpath.ministep, (sim.effector, state.effector, excitation, ep, jl)),
         (type(sim)._finish, (sim, state, eff, command, ep, noise)),
     ]
 

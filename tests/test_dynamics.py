@@ -229,12 +229,21 @@ def test_batch_equals_single_runs(name):
         assert torch.allclose(s.muscle.force[i], si.muscle.force[0], rtol=1e-5, atol=1e-4)
 
 
-def test_step_does_not_mutate_input_state():
-    eff = presets.arm26()
-    s0 = eff.initial_state(torch.tensor([[0.8, 1.2]]))
-    copy = [t.clone() for t in (s0.joint_pos, s0.joint_vel, s0.muscle.activation, s0.muscle.force)]
-    s1 = eff.step(s0, torch.full((1, 6), 0.5))
-    for a, b in zip(copy, (s0.joint_pos, s0.joint_vel, s0.muscle.activation, s0.muscle.force), strict=True):
+def _leaves(tree):
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    return [leaf for t in tree for leaf in _leaves(t)]
+
+
+@pytest.mark.parametrize("name", ["arm26", "compliant_arm26", "point_mass_24"])
+def test_step_does_not_mutate_input_state(name):
+    eff = getattr(presets, name)()
+    s0 = eff.initial_state((eff.pos_lower_bound + eff.pos_upper_bound)[None] / 2)
+    before = [t.clone() for t in _leaves(s0)]
+    s1 = eff.step(s0, torch.full((1, eff.n_muscles), 0.5), endpoint_load=torch.ones(1, 2))
+    after = _leaves(s0)
+    assert len(before) == len(after) == 12
+    for a, b in zip(before, after, strict=True):
         assert torch.equal(a, b)
     assert not torch.equal(s1.muscle.activation, s0.muscle.activation)
 

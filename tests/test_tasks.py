@@ -316,3 +316,26 @@ def test_bad_task_configuration(cls, kwargs, pattern):
 def test_centre_joint_pos_outside_limits_is_rejected():
     with pytest.raises(ValueError, match=r"centre_joint_pos must be 2 values within .*got \(-1.0, 0.5\)"):
         make_simulator("motornet/Arm26CentreOut-v0", centre_joint_pos=(-1.0, 0.5))
+
+
+def test_eval_pulse_follows_an_overridden_go_time():
+    import motornet_gym as mg
+
+    sim = mg.make_simulator("motornet/Arm26Perturbation-v0", batch_size=8)
+    sim.reset(options={"suite": "eval"})
+    base = sim.state.task
+    sim.reset(options={"suite": "eval", "go_time": 0.3})
+    moved = sim.state.task
+    shift = moved.go_step - base.go_step
+    assert bool((shift == 20).all())  # 0.1 s -> 0.3 s
+    assert torch.equal(moved.load.pulse_onset, base.load.pulse_onset + shift)
+    assert torch.equal(moved.load.pulse_offset, base.load.pulse_offset + shift)
+
+
+def test_task_times_must_be_multiples_of_dt():
+    import motornet_gym as mg
+
+    with pytest.raises(ValueError, match=r"eval_pulse_delay must be a multiple of dt=0.01 s; got 0.105"):
+        mg.make_simulator("motornet/Arm26Perturbation-v0", eval_pulse_delay=0.105)
+    with pytest.raises(ValueError, match=r"go_cue_range\[1\] must be a multiple of dt=0.01 s; got 0.255"):
+        mg.make_simulator("motornet/Arm26CentreOut-v0", go_cue_range=(0.05, 0.255))

@@ -168,9 +168,16 @@ class Task(nn.Module):
     def _ref(self) -> torch.Tensor:
         return self.pos_lower_bound
 
-    def steps(self, seconds: float) -> int:
-        """Number of steps in ``seconds`` (rounded to the nearest step)."""
-        return round(seconds / self.dt)
+    def steps(self, seconds: float, name: str = "duration") -> int:
+        """Number of steps in ``seconds``.
+
+        Raises:
+            ValueError: If ``seconds`` is not a multiple of ``dt`` (naming ``name`` and both values).
+        """
+        k = round(seconds / self.dt)
+        if abs(k * self.dt - seconds) > 1e-9 * max(1.0, abs(seconds)):
+            raise ValueError(f"{name} must be a multiple of dt={self.dt} s; got {seconds}")
+        return k
 
     def fingertip(self, joint_pos: torch.Tensor) -> torch.Tensor:
         """Fingertip position ``(B, 2)`` m of joint configurations ``(B, D)``."""

@@ -91,8 +91,8 @@ class CentreOut(Task):
                 )
         self.register_buffer("centre_joint_pos", centre)
         self.eval_size = cfg.n_targets
-        self.go_low = self.steps(cfg.go_cue_range[0])
-        self.go_high = self.steps(cfg.go_cue_range[1])
+        self.go_low = self.steps(cfg.go_cue_range[0], "go_cue_range[0]")
+        self.go_high = self.steps(cfg.go_cue_range[1], "go_cue_range[1]")
 
     def _sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
         ref = self._ref
@@ -108,7 +108,7 @@ class CentreOut(Task):
         ref = self._ref
         n = self.config.n_targets
         angle = 2 * math.pi * torch.arange(n, dtype=ref.dtype, device=ref.device) / n
-        go = torch.full((n,), self.steps(self.config.eval_go_time), device=ref.device)
+        go = torch.full((n,), self.steps(self.config.eval_go_time, "eval_go_time"), device=ref.device)
         return self._state(angle, go, torch.zeros(n, dtype=torch.bool, device=ref.device))
 
     def _state(self, angle: torch.Tensor, go: torch.Tensor, catch: torch.Tensor) -> TaskState:

@@ -86,10 +86,15 @@ class Perturbation(CentreOut):
         super().__init__(effector, config)
         cfg = self.config
         self.duration_steps = (
-            self.steps(cfg.pulse_duration_range[0]),
-            self.steps(cfg.pulse_duration_range[1]),
+            self.steps(cfg.pulse_duration_range[0], "pulse_duration_range[0]"),
+            self.steps(cfg.pulse_duration_range[1], "pulse_duration_range[1]"),
         )
-        self.onset_steps = (self.steps(cfg.pulse_onset_range[0]), self.steps(cfg.pulse_onset_range[1]))
+        self.onset_steps = (
+            self.steps(cfg.pulse_onset_range[0], "pulse_onset_range[0]"),
+            self.steps(cfg.pulse_onset_range[1], "pulse_onset_range[1]"),
+        )
+        self.eval_delay_steps = self.steps(cfg.eval_pulse_delay, "eval_pulse_delay")
+        self.eval_duration_steps = self.steps(cfg.eval_pulse_duration, "eval_pulse_duration")
 
     def _sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
         ts = super()._sample_train(batch_size, generator)
@@ -125,13 +130,27 @@ class Perturbation(CentreOut):
         direction = direction / torch.sqrt((direction * direction).sum(-1, keepdim=True))
         sign = 1.0 if cfg.eval_pulse_side == "left" else -1.0
         orth = sign * torch.stack([-direction[:, 1], direction[:, 0]], dim=-1)
-        onset = ts.go_step + self.steps(cfg.eval_pulse_delay)
+        onset = ts.go_step + self.eval_delay_steps
         load = ts.load._replace(
             pulse=cfg.eval_pulse_magnitude * orth,
             pulse_onset=onset,
-            pulse_offset=onset + self.steps(cfg.eval_pulse_duration),
+            pulse_offset=onset + self.eval_duration_steps,
         )
         return ts._replace(load=load)
+
+    def _apply_overrides(self, ts: TaskState, options, batch_size: int) -> TaskState:
+        """As :meth:`Task._apply_overrides`, keeping the evaluation pulse timed from the go cue.
+
+        In the evaluation suite a new ``go_time`` moves the pulse with the cue; training pulses have
+        absolute onsets and stay where they were drawn.
+        """
+        new = super()._apply_overrides(ts, options, batch_size)
+        if "go_time" in options and options.get("suite") == "eval":
+            shift = new.go_step - ts.go_step
+            ld = new.load
+            load = ld._replace(pulse_onset=ld.pulse_onset + shift, pulse_offset=ld.pulse_offset + shift)
+            new = new._replace(load=load)
+        return new
 
     def loads(
         self, task_state: TaskState, effector_state: EffectorState, step: torch.Tensor
