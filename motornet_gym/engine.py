@@ -15,7 +15,9 @@ the same seed gives the same trajectory compiled or not.
 
 from __future__ import annotations
 
+import copy
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -111,7 +113,8 @@ class Simulator:
     """A batch of ``B`` episodes of one task on one effector.
 
     Args:
-        effector: The limb (moved to ``device``/``dtype``; shared, never mutated).
+        effector: The limb (used as is when already on ``device`` in ``dtype``, else a converted copy;
+            never mutated, so it may be shared).
         task: The task (moved likewise).
         config: Episode length, delays, noise and efference copy.
         batch_size: ``B``.
@@ -160,8 +163,8 @@ class Simulator:
         device = torch.device(device) if device is not None else effector.pos_lower_bound.device
         if abs(task.dt - effector.dt) > 1e-12:
             raise ValueError(f"task dt {task.dt} s differs from effector dt {effector.dt} s")
-        self.effector = effector.to(device=device, dtype=dtype)
-        self.task = task.to(device=device, dtype=dtype)
+        self.effector = _on(effector, device, dtype)
+        self.task = _on(task, device, dtype)
         self.config, self.env_id = config, env_id
         self.batch_size, self.device, self.dtype = batch_size, device, dtype
         self.dt = effector.dt
@@ -300,9 +303,9 @@ class Simulator:
             ValueError: On a bad seed or an unknown or invalid option.
         """
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
                 raise ValueError(f"seed must be an integer >= 0 or None; got {seed!r}")
-            self._generator.manual_seed(seed)
+            self._generator.manual_seed(int(seed))
         self._state = fastpath.distinct_leaves(self._initial(self.batch_size, options))
         self._carries_grad = fastpath.any_requires_grad(self._state)
         return self._state.observation, self.current_info()
@@ -358,12 +361,13 @@ class Simulator:
         state = self.state
         action = self._check_action(action, state.step)
         out = self.step_unchecked(action)
-        bad = ~torch.isfinite(out[0]).all(-1)
+        # The cost sees the new state undelayed; the observation may show it only d/dt steps later.
+        bad = ~(torch.isfinite(out[0]).all(-1) & torch.isfinite(out[1]))
         if bool(bad.any()):
             b = int(torch.nonzero(bad)[0, 0])
             raise FloatingPointError(
                 f"the simulation diverged at step {int(self.state.step[b])}, batch index {b}: "
-                "non-finite observation"
+                "non-finite cost or observation"
             )
         return out
 
@@ -527,6 +531,17 @@ class Simulator:
             f"max_steps={self.max_steps}, observation_size={self.observation_size}, "
             f"action_size={self.action_size}, device={self.device}, dtype={self.dtype})"
         )
+
+
+def _on(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """``module`` itself if its floating buffers are on ``device`` in ``dtype``, else a converted copy.
+
+    The caller's module is never modified (an effector may be shared by several simulators).
+    """
+    floats = [b for b in module.buffers() if b.is_floating_point()]
+    if all(b.device == device and b.dtype == dtype for b in floats):
+        return module
+    return copy.deepcopy(module).to(device=device, dtype=dtype)
 
 
 def _where(mask: torch.Tensor, new: Any, old: Any) -> Any:

@@ -490,3 +490,43 @@ def test_step_outputs_desired_position_and_truncation():
         want = sim.state.task.target if k >= 2 else sim.state.task.start
         torch.testing.assert_close(out.desired_pos, want, rtol=0, atol=0)
         assert out.truncated.tolist() == [k == sim.max_steps] * 2
+
+
+def test_simulator_never_mutates_a_shared_effector():
+    from motornet_gym.dynamics import presets
+    from motornet_gym.engine import Simulator
+    from motornet_gym.tasks import Reach
+
+    eff = presets.arm26()
+    task = Reach(eff)
+    s32 = Simulator(eff, task, batch_size=2)
+    s64 = Simulator(eff, task, batch_size=2, dtype=torch.float64)
+    assert s32.effector is eff and eff.muscle.max_isometric_force.dtype == torch.float32
+    assert s64.effector is not eff and s64.effector.muscle.max_isometric_force.dtype == torch.float64
+    s32.reset(seed=0)
+    s32.step(torch.full((2, 6), 0.1))  # still float32 after the float64 simulator was built
+
+
+def test_numpy_integer_seeds_are_accepted():
+    import numpy as np
+
+    sim = make_simulator("motornet/PointMassReach-v0", batch_size=2)
+    a, _ = sim.reset(seed=np.int64(3))
+    b, _ = sim.reset(seed=3)
+    assert torch.equal(a, b)
+
+
+def test_divergence_is_caught_through_the_undelayed_cost(monkeypatch):
+    sim = make_simulator("motornet/PointMassReach-v0", batch_size=3, vision_delay=0.05, proprioception_delay=0.05)
+    sim.reset(seed=0)
+    real = sim.effector.step_unchecked
+
+    def poisoned(state, *args, **kwargs):
+        new = real(state, *args, **kwargs)
+        pos = new.fingertip_pos.clone()
+        pos[1, 0] = float("nan")
+        return new._replace(fingertip_pos=pos)
+
+    monkeypatch.setattr(sim.effector, "step_unchecked", poisoned)
+    with pytest.raises(FloatingPointError, match="diverged at step 1, batch index 1: non-finite cost"):
+        sim.step(torch.zeros(3, 4))

@@ -60,7 +60,8 @@ def test_every_id_is_registered_with_both_entry_points():
         spec = gym.spec(env_id)
         assert spec.entry_point == "motornet_gym.envs.motor_env:MotorEnv"
         assert spec.vector_entry_point == "motornet_gym.envs.vector_env:MotorVectorEnv"
-        assert spec.max_episode_steps == ENV_SPECS[env_id].max_episode_steps
+        assert spec.max_episode_steps is None  # the engine truncates (episode_duration / dt)
+        assert gym.make(env_id).unwrapped.max_episode_steps == ENV_SPECS[env_id].max_episode_steps
     assert register_envs() == ()  # idempotent
 
 
@@ -136,6 +137,16 @@ def test_gym_make_time_limit_is_consistent():
     env = gym.make(ARM, max_episode_steps=7)  # the TimeLimit ends it earlier
     env.reset(seed=0)
     assert [env.step(a)[3] for _ in range(7)] == [False] * 6 + [True]
+    # A longer episode or a finer dt is honoured by gym.make and gym.make_vec alike.
+    for kw, steps in (({"episode_duration": 1.5}, 150), ({"dt": 0.005}, 200)):
+        env = gym.make("motornet/PointMassReach-v0", **kw)
+        env.reset(seed=0)
+        flags = [env.step(np.zeros(4, np.float32))[3] for _ in range(steps)]
+        assert flags == [False] * (steps - 1) + [True], kw
+        venv = gym.make_vec("motornet/PointMassReach-v0", num_envs=2, **kw)
+        venv.reset(seed=0)
+        flags = [bool(venv.step(np.zeros((2, 4), np.float32))[3][0]) for _ in range(steps)]
+        assert flags == [False] * (steps - 1) + [True], kw
 
 
 # ---------------------------------------------------------------------------- front ends agree

@@ -31,7 +31,7 @@ from agents.sac import train as train_sac  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 PM = "motornet/PointMassReach-v0"
 SHORT = {"episode_duration": 0.2}
-METRICS = {"final_error_cm", "final_error_cm_median", "cost", "cost/position", "cost/effort"}
+METRICS = {"final_error_cm", "final_error_cm_median", "hold_error_cm", "time_to_target_s", "effort", "cost"}
 TINY = {
     "ppo": {"n_steps": 32, "batch_size": 64, "n_epochs": 2, "policy_kwargs": {"net_arch": [32, 32]}},
     "sac": {
@@ -152,7 +152,8 @@ def test_script_runs_end_to_end_and_checkpoint_evaluates(algorithm, tmp_path):
             again, _ = act(obs, hidden)  # the LSTM state is carried: a second step differs
             assert not torch.equal(again, action)
         metrics = evaluate_controller(act, PM, SHORT)
-        assert set(metrics) == METRICS and all(math.isfinite(v) for v in metrics.values())
+        assert set(metrics) == METRICS  # time_to_target_s is nan when no trial settles on its target
+        assert all(math.isfinite(v) for k, v in metrics.items() if k != "time_to_target_s")
     # the saved agent reproduces the run's own last evaluation and SB3's own normalise-predict-rescale
     # path on the same suite (so observation normalisation and action rescaling are applied)
     assert metrics["final_error_cm"] == pytest.approx(summary["eval"]["final_error_cm"], rel=1e-5)

@@ -91,9 +91,10 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Episode End
 
-    * Truncation: after ``episode_duration / dt`` steps (the registered ``max_episode_steps``);
-      ``gymnasium.make`` also adds a ``TimeLimit`` with ``max_episode_steps`` and the earlier of
-      the two ends the episode. The time limit is never reported as termination.
+    * Truncation: after ``episode_duration / dt`` steps (100 by default), decided by the engine
+      so that every front end agrees; ``gymnasium.make(..., max_episode_steps=n)`` adds a
+      ``TimeLimit`` and the earlier of the two ends the episode. The time limit is never reported
+      as termination.
     * Termination: the tasks define none, so ``terminated`` is always False unless a task says
       otherwise.
 

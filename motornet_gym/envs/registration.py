@@ -17,7 +17,8 @@ def register_envs() -> tuple[str, ...]:
 
     Each id gets ``entry_point`` :class:`~motornet_gym.envs.MotorEnv`, ``vector_entry_point``
     :class:`~motornet_gym.envs.MotorVectorEnv` (so ``gym.make_vec(id, num_envs=N)`` builds one
-    batched engine) and the id's ``max_episode_steps``. Keyword arguments of ``gym.make`` /
+    batched engine) and no ``max_episode_steps``: episodes end (truncation) after
+    ``episode_duration / dt`` steps in the engine itself. Keyword arguments of ``gym.make`` /
     ``gym.make_vec`` go to :func:`motornet_gym.make_simulator`.
 
     Returns:
@@ -32,7 +33,9 @@ def register_envs() -> tuple[str, ...]:
             id=env_id,
             entry_point=_ENTRY_POINT,
             vector_entry_point=_VECTOR_ENTRY_POINT,
-            max_episode_steps=spec.max_episode_steps,
+            # No TimeLimit from the registry: the engine truncates after episode_duration / dt, so
+            # gym.make, gym.make_vec, the SB3 VecEnv and make_simulator agree for any duration or dt.
+            max_episode_steps=None,
             kwargs={"env_id": env_id},
         )
         new.append(env_id)
