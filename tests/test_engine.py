@@ -517,7 +517,9 @@ def test_numpy_integer_seeds_are_accepted():
 
 
 def test_divergence_is_caught_through_the_undelayed_cost(monkeypatch):
-    sim = make_simulator("motornet/PointMassReach-v0", batch_size=3, vision_delay=0.05, proprioception_delay=0.05)
+    sim = make_simulator(
+        "motornet/PointMassReach-v0", batch_size=3, vision_delay=0.05, proprioception_delay=0.05
+    )
     sim.reset(seed=0)
     real = sim.effector.step_unchecked
 

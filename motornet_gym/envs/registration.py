@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from ..registry import ENV_IDS, ENV_SPECS
+from ..registry import ENV_IDS
 
 __all__ = ["register_envs"]
 
@@ -28,7 +28,6 @@ def register_envs() -> tuple[str, ...]:
     for env_id in ENV_IDS:
         if env_id in gym.registry:
             continue
-        spec = ENV_SPECS[env_id]
         gym.register(
             id=env_id,
             entry_point=_ENTRY_POINT,
