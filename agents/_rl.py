@@ -388,6 +388,17 @@ class SB3Controller:
                  metadata: Mapping[str, Any] | None = None) -> None:  # fmt: skip
         self.model, self.normalizer, self.recurrent = model, normalizer, recurrent
         self.metadata = dict(metadata or {})
+        #: ``(B, H)`` output of the actor's last hidden layer at the latest call (feed-forward
+        #: policies): the "network activity" that the comparison report analyses (PCA, CKA).
+        self.last_activity: torch.Tensor | None = None
+        actor = getattr(getattr(model.policy, "mlp_extractor", None), "policy_net", None)  # PPO
+        if actor is None:  # SAC
+            actor = getattr(getattr(model.policy, "actor", None), "latent_pi", None)
+        if actor is not None and not recurrent:
+            actor.register_forward_hook(self._record)
+
+    def _record(self, module: Any, inputs: Any, output: Any) -> None:
+        self.last_activity = output.detach() if isinstance(output, torch.Tensor) else None
 
     @torch.no_grad()
     def __call__(self, obs: torch.Tensor, hidden: Any = None) -> tuple[torch.Tensor, Any]:

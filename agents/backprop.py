@@ -63,7 +63,8 @@ class BackpropConfig:
         out_dir: Run folder (checkpoint, final policy, progress.csv, config.json).
         device: Torch device.
         n_threads: torch CPU threads (1 is fastest for these small ops, and avoids contention).
-        compile: Run the simulator step through torch.compile.
+        compile: Run the simulator step through torch.compile (3x faster per batch after ~10-20 s of
+            compilation; falls back to eager with one warning when no C++ compiler is found).
         tensorboard: Log to TensorBoard (None: when installed).
         wandb: wandb mode, 'offline' or 'online' (None: off).
         progress: Show a progress bar.
@@ -89,7 +90,7 @@ class BackpropConfig:
     out_dir: str = "runs/backprop"
     device: str = "cpu"
     n_threads: int = 1
-    compile: bool = False
+    compile: bool = True
     tensorboard: bool | None = None
     wandb: str | None = None
     progress: bool = True

@@ -78,7 +78,7 @@ class CompareConfig:
     metrics: str = ",".join(report.REPORT_METRICS)
     out_dir: str = "runs/compare"
     executor: str = "sequential"
-    compile: bool = False
+    compile: bool = True
     progress: bool = False
 
     def __post_init__(self) -> None:

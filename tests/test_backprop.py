@@ -19,7 +19,7 @@ SHORT = {"episode_duration": 0.5}
 def _config(tmp_path, **kw) -> BackpropConfig:
     base = dict(env_id=POINT_MASS, env_kwargs=dict(SHORT), batch_size=32, hidden_size=32, lr=0.01,
                 n_batches=80, eval_every=40, checkpoint_every=40, seed=0, out_dir=str(tmp_path),
-                progress=False, tensorboard=False)  # fmt: skip
+                progress=False, tensorboard=False, compile=False)  # fmt: skip
     base.update(kw)
     return BackpropConfig(**base)
 

@@ -59,7 +59,7 @@ def test_record_save_load_round_trip(tmp_path):
 
 def _quick(tmp_path, **kw):
     base = dict(methods="backprop,ppo", n_seeds=1, budget_s=None, budget_steps=6400, adaptation_budget_s=2.0,
-                env_kwargs=dict(SHORT), out_dir=str(tmp_path / "cmp"))  # fmt: skip
+                env_kwargs=dict(SHORT), out_dir=str(tmp_path / "cmp"), compile=False)  # fmt: skip
     base.update(kw)
     return CompareConfig(**base)
 
@@ -90,6 +90,8 @@ def test_quick_pipeline_writes_a_complete_consistent_report(tmp_path):
     final = results["summary"]["final_error_cm"]
     assert all(final[m]["mean"] is not None and final[m]["mean"] > 0 for m in ("backprop", "ppo"))
     assert (out / "metrics.csv").read_text().count("\n") == 3
+    # Network activity of both controllers (GRU state; PPO actor's last hidden layer) is compared.
+    assert 0.0 <= results["hidden"]["linear_cka"]["backprop vs ppo"] <= 1.0
     # Learning curves were recorded for both methods.
     assert all(len(results["curves"][m][0]) >= 2 for m in ("backprop", "ppo"))
 

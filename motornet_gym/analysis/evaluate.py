@@ -46,7 +46,8 @@ class EvaluationRecord:
         endpoint_load: ``(T, B, 2)`` N applied by the task.
         action: ``(T, B, M)``.
         cost: ``(T, B)``.
-        hidden: ``(T, B, H)`` controller hidden state (``None`` for stateless controllers).
+        hidden: ``(T, B, H)`` controller hidden state, or the activity a feed-forward controller
+            exposes as ``last_activity`` (``None`` when there is neither).
         metrics: name -> ``(B,)`` per-trial metric (nan where undefined, e.g. catch trials).
     """
 
@@ -195,7 +196,10 @@ def evaluate(
                        ("force", "force"), ("load", "endpoint_load"), ("cost", "cost")):  # fmt: skip
             rec[k].append(info[src])
         rec["action"].append(action)
-        rec["hidden"].append(_hidden_array(hidden))
+        # Network activity: the recurrent state, or what a feed-forward controller exposes as
+        # ``last_activity`` (e.g. the actor's last hidden layer of an SB3 MLP policy).
+        activity = hidden if hidden is not None else getattr(controller, "last_activity", None)
+        rec["hidden"].append(_hidden_array(activity))
 
     def stack(k):
         return torch.stack(rec[k]).cpu().numpy().astype(np.float64)
