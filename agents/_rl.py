@@ -25,59 +25,52 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
-import inspect
 import json
-import os
-import re
-import shutil
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-import motornet_gym as mg
 from agents._common import RunLogger, StopFlag, WallClock, check_env_id, config_to_dict, write_json
+from agents._rl_agent import (
+    AGENT_DIR,
+    BEST_DIR,
+    CHECKPOINTS,
+    FORMAT,
+    META,
+    MODEL,
+    REPLAY,
+    VECNORM,
+    LSTMState,
+    SB3Controller,
+    latest_checkpoint,
+    load_agent,
+    make_env,
+    resolve_agent_dir,
+    save_agent_dir,
+    save_checkpoint,
+    to_excitation,
+)
+from agents._rl_hyperparams import OFF_POLICY, RECURRENT, Hyperparams, algorithm_class, load_hyperparams
+
+__all__ = [  # the public names, re-exported for the scripts, agents.compare and users
+    "ConfigError",
+    "LSTMState",
+    "RLConfig",
+    "SB3Controller",
+    "algorithm_class",
+    "inherit_field_docs",
+    "latest_checkpoint",
+    "load_agent",
+    "load_hyperparams",
+    "make_env",
+    "to_excitation",
+    "train",
+]
 from agents.evaluation import evaluate_controller
-
-HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
-AGENT_DIR, BEST_DIR, CHECKPOINTS, LATEST = "agent", "best", "checkpoints", "latest.json"
-MODEL, VECNORM, REPLAY, META = "model.zip", "vecnormalize.pkl", "replay_buffer.pkl", "agent.json"
-FORMAT = "motornet_gym.sb3_agent/1"
-
-#: algorithm name -> (module, class)
-ALGORITHMS: Mapping[str, tuple[str, str]] = {
-    "ppo": ("stable_baselines3", "PPO"),
-    "sac": ("stable_baselines3", "SAC"),
-    "recurrent_ppo": ("sb3_contrib", "RecurrentPPO"),
-}
-RECURRENT, OFF_POLICY = frozenset({"recurrent_ppo"}), frozenset({"sac"})
-#: Hyperparameter keys that are not algorithm arguments.
-META_KEYS = ("policy", "n_envs", "n_timesteps", "normalize")
-#: Algorithm arguments the scripts set themselves (from the run config).
-RESERVED = frozenset({"self", "policy", "env", "tensorboard_log", "verbose", "seed", "device",
-                      "_init_setup_model"})  # fmt: skip
-NORMALIZE_KEYS = ("norm_obs", "norm_reward", "clip_obs", "clip_reward", "epsilon")
-SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
-ACTIVATIONS: Mapping[str, type[torch.nn.Module]] = {
-    "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU, "leaky_relu": torch.nn.LeakyReLU,
-    "silu": torch.nn.SiLU, "gelu": torch.nn.GELU,
-}  # fmt: skip
-_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def algorithm_class(algorithm: str) -> type:
-    """The SB3 / sb3-contrib class of ``algorithm`` (imported lazily, with a clear error)."""
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
-    module, name = ALGORITHMS[algorithm]
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ImportError as e:
-        raise ImportError(f'{name} needs {module}; install it with `pip install "motornet-gym[sb3]"`') from e
 
 
 # ----------------------------------------------------------------------------- config
@@ -161,371 +154,6 @@ def inherit_field_docs(cls: type) -> type:
     doc = RLConfig.__doc__ or ""
     cls.__doc__ = (cls.__doc__ or "").rstrip() + "\n\n" + doc[doc.index("    Attributes:") :]
     return cls
-
-
-# ----------------------------------------------------------------------------- hyperparameters
-@dataclass(frozen=True)
-class Hyperparams:
-    """A validated hyperparameter entry.
-
-    Attributes:
-        policy: SB3 policy alias (``MlpPolicy``, ``MlpLstmPolicy``).
-        n_envs: Environments of the batched engine.
-        n_timesteps: Default total env steps.
-        normalize: ``VecNormalize`` keyword arguments, or None (no normalisation).
-        algo_kwargs: Keyword arguments of the algorithm class (schedules and activations resolved).
-        source: ``"<yaml path>:<entry>"`` for messages.
-    """
-
-    policy: str
-    n_envs: int
-    n_timesteps: int
-    normalize: dict[str, Any] | None
-    algo_kwargs: dict[str, Any]
-    source: str
-
-
-class LinearSchedule:
-    """``progress_remaining * initial`` (SB3 schedules get progress remaining, 1 -> 0); picklable."""
-
-    def __init__(self, initial: float) -> None:
-        self.initial = float(initial)
-
-    def __call__(self, progress_remaining: float) -> float:
-        return progress_remaining * self.initial
-
-    def __repr__(self) -> str:
-        return f"lin_{self.initial:g}"
-
-
-def _number(value: Any) -> Any:
-    """YAML 1.1 reads ``3e-4`` as a string: turn numeric strings into floats."""
-    if isinstance(value, str) and _FLOAT.match(value):
-        return float(value)
-    return value
-
-
-def load_hyperparams(
-    algorithm: str,
-    env_id: str,
-    path: str | os.PathLike | None = None,
-    override: Mapping[str, Any] | None = None,
-) -> Hyperparams:
-    """Read, merge (``default`` < entry of ``env_id`` < ``override``) and validate hyperparameters.
-
-    Raises:
-        FileNotFoundError: If the YAML file does not exist.
-        ValueError: On an unknown key, a missing entry or a value of the wrong kind (naming the file,
-            the entry, the key and the valid keys).
-    """
-    import yaml
-
-    cls = algorithm_class(algorithm)
-    path = Path(path) if path is not None else HYPERPARAMS_DIR / f"{algorithm}.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"hyperparameter file {str(path)!r} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping env id -> hyperparameters; got {type(data).__name__}")
-    if env_id not in data and "default" not in data:
-        raise ValueError(f"{path}: no entry for {env_id!r} and no 'default' entry; entries: {sorted(data)}")
-    entry: dict[str, Any] = {}
-    for name in ("default", env_id):
-        part = data.get(name) or {}
-        if not isinstance(part, dict):
-            raise ValueError(f"{path}: entry {name!r} must be a mapping; got {type(part).__name__}")
-        entry.update(part)
-    entry.update(override or {})
-    source = f"{path}:{env_id if env_id in data else 'default'}"
-
-    sig = inspect.signature(cls.__init__).parameters
-    valid = sorted(set(META_KEYS) | (set(sig) - RESERVED))
-    unknown = sorted(set(entry) - set(valid))
-    if unknown:
-        raise ValueError(
-            f"{source}: unknown hyperparameter {unknown[0]!r} for {cls.__name__}; "
-            f"expected any of {', '.join(valid)}"
-        )
-    entry = {k: _number(v) for k, v in entry.items()}
-    policy = entry.pop("policy", "MlpLstmPolicy" if algorithm in RECURRENT else "MlpPolicy")
-    if policy not in cls.policy_aliases:
-        raise ValueError(f"{source}: policy must be one of {', '.join(cls.policy_aliases)}; got {policy!r}")
-    n_envs = entry.pop("n_envs", 64)
-    n_timesteps = int(entry.pop("n_timesteps", 1_000_000))
-    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
-        raise ValueError(f"{source}: n_envs must be an integer >= 1; got {n_envs!r}")
-    normalize = _normalize_kwargs(entry.pop("normalize", False), source)
-    for key in SCHEDULE_KEYS:
-        v = entry.get(key)
-        if isinstance(v, str) and v.startswith("lin_") and _FLOAT.match(v[4:]):
-            entry[key] = LinearSchedule(float(v[4:]))
-        elif isinstance(v, str):
-            raise ValueError(f"{source}: {key} must be a number or 'lin_<number>'; got {v!r}")
-    if isinstance(entry.get("train_freq"), list):
-        entry["train_freq"] = tuple(entry["train_freq"])
-    if "policy_kwargs" in entry:
-        entry["policy_kwargs"] = _policy_kwargs(cls.policy_aliases[policy], entry["policy_kwargs"], source)
-    if normalize is not None:
-        normalize.setdefault("gamma", float(entry.get("gamma", sig["gamma"].default)))
-    return Hyperparams(policy, n_envs, n_timesteps, normalize, entry, source)
-
-
-def _normalize_kwargs(value: Any, source: str) -> dict[str, Any] | None:
-    if value is False or value is None:
-        return None
-    if value is True:
-        return {"norm_obs": True, "norm_reward": False}
-    if not isinstance(value, dict):
-        raise ValueError(f"{source}: normalize must be true, false or a mapping; got {value!r}")
-    bad = sorted(set(value) - set(NORMALIZE_KEYS))
-    if bad:
-        raise ValueError(
-            f"{source}: unknown normalize key {bad[0]!r}; expected any of {', '.join(NORMALIZE_KEYS)}"
-        )
-    return {k: _number(v) for k, v in value.items()}
-
-
-def _policy_kwargs(policy_cls: type, value: Any, source: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ValueError(f"{source}: policy_kwargs must be a mapping; got {value!r}")
-    valid = set(inspect.signature(policy_cls.__init__).parameters) - {
-        "self", "observation_space", "action_space", "lr_schedule", "use_sde"}  # fmt: skip
-    bad = sorted(set(value) - valid)
-    if bad:
-        raise ValueError(
-            f"{source}: unknown policy_kwargs key {bad[0]!r} for {policy_cls.__name__}; "
-            f"expected any of {', '.join(sorted(valid))}"
-        )
-    out = {k: _number(v) for k, v in value.items()}
-    if "activation_fn" in out:
-        name = out["activation_fn"]
-        if name not in ACTIVATIONS:
-            raise ValueError(f"{source}: activation_fn must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
-        out["activation_fn"] = ACTIVATIONS[name]
-    return out
-
-
-# ----------------------------------------------------------------------------- environments
-def _unit_action_class() -> type:
-    from gymnasium import spaces
-    from stable_baselines3.common.vec_env import VecEnvWrapper
-
-    class UnitActionVecEnv(VecEnvWrapper):
-        """Agent actions in [-1, 1] (symmetric, as SB3 recommends) -> excitations ``(u + 1) / 2``."""
-
-        def __init__(self, venv: Any) -> None:
-            low, high = venv.action_space.low, venv.action_space.high
-            if not (np.all(low == 0.0) and np.all(high == 1.0)):
-                raise ValueError(f"expected an action space Box(0, 1); got {venv.action_space}")
-            space = spaces.Box(-1.0, 1.0, venv.action_space.shape, np.float32)
-            super().__init__(venv, action_space=space)
-
-        def step_async(self, actions: np.ndarray) -> None:
-            self.venv.step_async(to_excitation(actions))
-
-        def reset(self) -> Any:
-            return self.venv.reset()
-
-        def step_wait(self) -> Any:
-            return self.venv.step_wait()
-
-    return UnitActionVecEnv
-
-
-def to_excitation(actions: np.ndarray) -> np.ndarray:
-    """Agent actions in [-1, 1] -> muscle excitations in [0, 1] (clipped first)."""
-    return ((np.clip(actions, -1.0, 1.0) + 1.0) * 0.5).astype(np.float32)
-
-
-def make_env(
-    env_id: str,
-    n_envs: int,
-    seed: int | None,
-    env_kwargs: Mapping[str, Any],
-    normalize: Mapping[str, Any] | None = None,
-    vecnormalize_path: Path | None = None,
-) -> Any:
-    """One batched engine as an SB3 VecEnv, plus the RL-only wrappers.
-
-    Stack: ``MotorSB3VecEnv`` -> ``VecMonitor`` -> :class:`UnitActionVecEnv` -> ``VecNormalize``
-    (when ``normalize`` is given; statistics loaded from ``vecnormalize_path`` when given).
-    """
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    venv = mg.sb3.make_vec_env(env_id, n_envs=n_envs, seed=seed, **dict(env_kwargs))
-    venv = _unit_action_class()(venv)
-    if vecnormalize_path is not None:
-        venv = VecNormalize.load(str(vecnormalize_path), venv)
-        venv.training = True
-    elif normalize is not None:
-        venv = VecNormalize(venv, **normalize)
-    return venv
-
-
-# ----------------------------------------------------------------------------- controller
-class LSTMState(NamedTuple):
-    """RecurrentPPO actor state: ``h`` and ``c``, each ``(n_layers, B, H)``."""
-
-    h: torch.Tensor
-    c: torch.Tensor
-
-
-class SB3Controller:
-    """A trained SB3 model as ``act(obs (B, O), hidden) -> (excitation (B, M) in [0, 1], hidden)``.
-
-    Deterministic. Applies the saved ``VecNormalize`` observation statistics, maps actions from
-    [-1, 1] back to [0, 1] and, for RecurrentPPO, carries the LSTM state: ``hidden`` is None at the
-    start of an episode (the episode_start flag resets the LSTM) and an :class:`LSTMState` after.
-
-    Attributes:
-        model: The SB3 model.
-        normalizer: ``VecNormalize`` whose observation statistics are used, or None.
-        recurrent: Whether the model is a RecurrentPPO.
-        metadata: ``agent.json`` contents (env_id, env_kwargs, algorithm, env_steps, wall_time_s, ...).
-    """
-
-    def __init__(self, model: Any, normalizer: Any = None, recurrent: bool = False,
-                 metadata: Mapping[str, Any] | None = None) -> None:  # fmt: skip
-        self.model, self.normalizer, self.recurrent = model, normalizer, recurrent
-        self.metadata = dict(metadata or {})
-        #: ``(B, H)`` output of the actor's last hidden layer at the latest call (feed-forward
-        #: policies): the "network activity" that the comparison report analyses (PCA, CKA).
-        self.last_activity: torch.Tensor | None = None
-        actor = getattr(getattr(model.policy, "mlp_extractor", None), "policy_net", None)  # PPO
-        if actor is None:  # SAC
-            actor = getattr(getattr(model.policy, "actor", None), "latent_pi", None)
-        if actor is not None and not recurrent:
-            actor.register_forward_hook(self._record)
-
-    def _record(self, module: Any, inputs: Any, output: Any) -> None:
-        self.last_activity = output.detach() if isinstance(output, torch.Tensor) else None
-
-    @torch.no_grad()
-    def __call__(self, obs: torch.Tensor, hidden: Any = None) -> tuple[torch.Tensor, Any]:
-        """One deterministic action for a batch of observations."""
-        x = obs.detach().to("cpu", torch.float32).numpy()
-        if self.normalizer is not None and self.normalizer.norm_obs:
-            x = self.normalizer.normalize_obs(x)
-        if self.recurrent:
-            b = x.shape[0]
-            if hidden is None:
-                state, start = None, np.ones(b, dtype=bool)
-            else:
-                state, start = (hidden.h.cpu().numpy(), hidden.c.cpu().numpy()), np.zeros(b, dtype=bool)
-            u, state = self.model.predict(x, state=state, episode_start=start, deterministic=True)
-            hidden = LSTMState(torch.as_tensor(state[0]), torch.as_tensor(state[1]))
-        else:
-            u, _ = self.model.predict(x, deterministic=True)
-        return torch.as_tensor(to_excitation(u)).to(device=obs.device, dtype=obs.dtype), hidden
-
-    def evaluate(
-        self, env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None
-    ) -> dict[str, float]:
-        """:func:`agents.evaluation.evaluate_controller` on the saved task (or another)."""
-        env_id = env_id or self.metadata["env_id"]
-        kwargs = dict(self.metadata.get("env_kwargs", {}) if env_kwargs is None else env_kwargs)
-        return evaluate_controller(self, env_id, kwargs)
-
-
-def resolve_agent_dir(path: str | os.PathLike) -> Path:
-    """The saved-agent folder of ``path``: itself, ``path/agent`` or ``path``'s latest checkpoint."""
-    path = Path(path)
-    if (path / META).is_file():
-        return path
-    if (path / AGENT_DIR / META).is_file():
-        return path / AGENT_DIR
-    latest = latest_checkpoint(path)
-    if latest is None:
-        raise FileNotFoundError(f"no saved agent or checkpoint under {str(path)!r} (looked for {META})")
-    return latest
-
-
-def load_agent(path: str | os.PathLike, device: str = "cpu") -> SB3Controller:
-    """Load a saved RL agent (run folder, its ``agent/`` folder, or a checkpoint) as a controller.
-
-    The controller's ``metadata`` holds env_id, env_kwargs, algorithm, env_steps and wall_time_s.
-    """
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    folder = resolve_agent_dir(path)
-    meta = json.loads((folder / META).read_text())
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{folder / META}: format must be {FORMAT!r}; got {meta.get('format')!r}")
-    cls = algorithm_class(meta["algorithm"])
-    model = cls.load(str(folder / MODEL), device=device)
-    normalizer = None
-    if (folder / VECNORM).is_file():
-        probe = make_env(meta["env_id"], 1, None, meta.get("env_kwargs", {}))
-        normalizer = VecNormalize.load(str(folder / VECNORM), probe)
-        normalizer.training, normalizer.norm_reward = False, False
-    return SB3Controller(model, normalizer, meta["algorithm"] in RECURRENT, meta)
-
-
-# ----------------------------------------------------------------------------- checkpoints
-def _fsync_tree(folder: Path) -> None:
-    for p in folder.iterdir():
-        with p.open("rb") as f:
-            os.fsync(f.fileno())
-
-
-def save_agent_dir(
-    target: Path, model: Any, venv: Any, meta: Mapping[str, Any], replay: bool = False
-) -> None:
-    """Write model, VecNormalize statistics, optional replay buffer and ``agent.json`` atomically.
-
-    Everything goes into a temporary sibling folder first, which is then renamed onto ``target``
-    (an existing ``target`` is moved aside first and deleted after), so a crash leaves either the
-    old folder or the new one, never a mix.
-    """
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        model.save(str(tmp / MODEL))
-        if isinstance(venv, VecNormalize):
-            venv.save(str(tmp / VECNORM))
-        if replay:
-            model.save_replay_buffer(str(tmp / REPLAY))
-        (tmp / META).write_text(json.dumps(dict(meta), indent=2, sort_keys=True))
-        _fsync_tree(tmp)
-        old = None
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint folder of a run (``latest.json``, else the highest step)."""
-    root = Path(run_dir) / CHECKPOINTS
-    pointer = root / LATEST
-    if pointer.is_file():
-        cand = root / json.loads(pointer.read_text())["name"]
-        if (cand / META).is_file():
-            return cand
-    done = sorted(p for p in root.glob("step_*") if (p / META).is_file()) if root.is_dir() else []
-    return done[-1] if done else None
-
-
-def save_checkpoint(
-    run_dir: Path, model: Any, venv: Any, meta: Mapping[str, Any], keep: int, replay: bool
-) -> Path:
-    """Write ``checkpoints/step_<env steps>/``, point ``latest.json`` at it, prune old ones."""
-    root = run_dir / CHECKPOINTS
-    name = f"step_{int(meta['env_steps']):012d}"
-    save_agent_dir(root / name, model, venv, meta, replay)
-    write_json(root / LATEST, {"name": name, "env_steps": int(meta["env_steps"])})
-    for old in sorted(root.glob("step_*"))[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return root / name
 
 
 # ----------------------------------------------------------------------------- training

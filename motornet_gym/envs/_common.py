@@ -116,50 +116,22 @@ def info_to_numpy(info: Mapping[str, Any], batch_size: int) -> dict[str, Any]:
 
 
 def info_row(info: Mapping[str, Any], index: int, batch_size: int) -> dict[str, Any]:
-    """Row ``index`` of a (nested) engine info dict, as numpy arrays (0-d rows become scalars).
-
-    All tensors of one dtype are copied to the host in a single transfer (one ``cat`` and one
-    ``.numpy()`` per dtype) and split there: far cheaper per step than one copy per key.
-    """
-    leaves: list[tuple[tuple[str, ...], Any]] = []
-    _collect(info, (), index, batch_size, leaves)
-    groups: dict[torch.dtype, list[int]] = {}
-    for i, (_, v) in enumerate(leaves):
-        if isinstance(v, torch.Tensor):
-            groups.setdefault(v.dtype, []).append(i)
-    values: list[Any] = [v for _, v in leaves]
-    for idx in groups.values():
-        tensors = [leaves[i][1] for i in idx]
-        flat = to_numpy(torch.cat([t.reshape(-1) for t in tensors]))
-        offsets = np.cumsum([0] + [t.numel() for t in tensors])
-        for j, i in enumerate(idx):
-            arr = flat[offsets[j] : offsets[j + 1]].reshape(tuple(tensors[j].shape))
-            values[i] = arr[()] if arr.ndim == 0 else arr
+    """Row ``index`` of a (nested) engine info dict, as numpy copies (0-d rows become scalars)."""
     out: dict[str, Any] = {}
-    for (path, _), v in zip(leaves, values, strict=True):
-        d = out
-        for key in path[:-1]:
-            d = d.setdefault(key, {})
-        d[path[-1]] = v
-    return out
-
-
-def _collect(
-    info: Mapping[str, Any], prefix: tuple[str, ...], index: int, batch_size: int, out: list
-) -> None:
     for key, value in info.items():
-        path = (*prefix, key)
         if isinstance(value, torch.Tensor):
-            out.append((path, value[index] if value.dim() >= 1 and value.shape[0] == batch_size else value))
+            if value.dim() >= 1 and value.shape[0] == batch_size:
+                value = value[index]
+            arr = to_numpy(value)
+            out[key] = arr[()] if arr.ndim == 0 else arr
         elif isinstance(value, np.ndarray):
             v = value[index] if value.ndim >= 1 and value.shape[0] == batch_size else value
-            out.append((path, np.array(v)[()] if np.ndim(v) == 0 else np.array(v)))
+            out[key] = np.array(v)[()] if np.ndim(v) == 0 else np.array(v)
         elif isinstance(value, Mapping):
-            if not value:
-                out.append((path, {}))
-            _collect(value, path, index, batch_size, out)
+            out[key] = info_row(value, index, batch_size)
         else:
-            out.append((path, value))
+            out[key] = value
+    return out
 
 
 class TrailBuffer:
