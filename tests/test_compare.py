@@ -121,3 +121,21 @@ def test_bad_inputs_fail_before_training(tmp_path):
     with pytest.raises(ValueError, match="unknown env_id"):
         validate(_quick(tmp_path, env_id="motornet/Nope-v0"))
     assert not (tmp_path / "cmp").exists()
+
+
+def test_ray_executor_needs_ray_and_says_how_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(ImportError, match=r'--executor ray needs Ray: pip install "motornet-gym\[ray\]"'):
+        validate(_quick(tmp_path, methods="backprop", executor="ray"))
+
+
+def test_ray_executor_writes_the_same_trials(tmp_path):
+    pytest.importorskip("ray")
+    cfg = _quick(tmp_path, methods="backprop", n_seeds=2, adaptation_budget_s=0.0, executor="ray")
+    path = compare(cfg)
+    results = json.loads((path.parent / "results.json").read_text())
+    assert sorted(results["per_seed"]["backprop"]) == ["0", "1"]
+    for seed in (0, 1):
+        assert (tmp_path / "cmp" / "trials" / "backprop" / f"seed{seed}" / "eval.json").is_file()
