@@ -16,6 +16,7 @@ exactly on the CPU because each batch's episodes are seeded from (seed, batch in
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ class BackpropConfig:
         batch_size: Episodes per gradient step.
         hidden_size: GRU units.
         lr: Adam learning rate.
+        lr_final_fraction: Cosine decay of the learning rate to this fraction of ``lr`` over the run
+            (by batches when n_batches is set, else by wall-clock budget); 1 keeps it constant.
         grad_clip: Max global gradient norm (0 disables clipping).
         n_batches: Number of gradient steps (None: until the time budget).
         time_budget_s: Wall-clock budget in seconds (None: until n_batches).
@@ -78,6 +81,7 @@ class BackpropConfig:
     batch_size: int = 64
     hidden_size: int = 128
     lr: float = 1e-3
+    lr_final_fraction: float = 1.0
     grad_clip: float = 1.0
     n_batches: int | None = 2000
     time_budget_s: float | None = None
@@ -114,6 +118,8 @@ class BackpropConfig:
         for name in ("grad_clip", "hidden_l2", "hidden_l2_derivative"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
+        if not 0 < self.lr_final_fraction <= 1:
+            raise ValueError(f"lr_final_fraction must be in (0, 1]; got {self.lr_final_fraction!r}")
         if self.wandb not in (None, "offline", "online"):
             raise ValueError(f"wandb must be 'offline', 'online' or None; got {self.wandb!r}")
         if not isinstance(self.env_kwargs, dict):
@@ -133,6 +139,16 @@ def regularisers(hidden: torch.Tensor | None, dt: float) -> dict[str, torch.Tens
         "hidden_l2": hidden.pow(2).mean(),
         "hidden_l2_derivative": ((hidden[1:] - hidden[:-1]) / dt).pow(2).mean(),
     }
+
+
+def learning_rate(config: BackpropConfig, batch: int, elapsed_s: float) -> float:
+    """Cosine decay from ``lr`` to ``lr * lr_final_fraction`` over the run's progress in [0, 1]."""
+    if config.n_batches is not None:
+        progress = batch / config.n_batches
+    else:
+        progress = elapsed_s / config.time_budget_s  # type: ignore[operator]
+    f = config.lr_final_fraction
+    return config.lr * (f + (1 - f) * 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0))))
 
 
 def _load_checkpoint(run_dir: Path) -> dict[str, Any]:
@@ -226,6 +242,9 @@ def train(config: BackpropConfig) -> dict[str, Any]:
             if config.time_budget_s is not None and clock() >= config.time_budget_s:
                 reason = "time_budget_s"
                 break
+            if config.lr_final_fraction < 1:
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(config, batch, clock())
             traj = mg.rollout(sim, policy, seed=batch_seed(config.seed, batch))
             task_cost = traj.cost.mean()
             regs = regularisers(traj.hidden, sim.dt)
@@ -250,6 +269,7 @@ def train(config: BackpropConfig) -> dict[str, Any]:
                 "loss": float(loss.detach()),
                 "task_cost": float(task_cost.detach()),
                 "grad_norm": float(grad_norm),
+                "lr": optimizer.param_groups[0]["lr"],
                 **{f"train/{k}": float(v.detach().mean()) for k, v in traj.cost_terms.items()},
                 **{k: float(v.detach()) for k, v in regs.items()},
             }

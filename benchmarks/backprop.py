@@ -104,12 +104,13 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def learn_ours(budget_s: float, compile_: bool, lr: float) -> list[tuple[float, int, float]]:
+def learn_ours(budget_s: float, compile_: bool, lr: float, lr_final: float) -> list[tuple[float, int, float]]:
     from agents.backprop import BackpropConfig, train
 
     out = Path(tempfile.mkdtemp(prefix="bench_backprop_"))
     cfg = BackpropConfig(
         env_id="motornet/Arm26Reach-v0", batch_size=B, hidden_size=H, lr=lr, grad_clip=1.0,
+        lr_final_fraction=lr_final,
         n_batches=None, time_budget_s=budget_s, eval_every=25, eval_size=EVAL_N,
         checkpoint_every=10**6, seed=0, out_dir=str(out), compile=compile_, progress=False,
         tensorboard=False,
@@ -158,6 +159,7 @@ def main() -> None:
     p.add_argument("--reference-budget-s", type=float, default=180.0, help="reference learning run (0: skip)")
     p.add_argument("--compile", action="store_true", help="use the compiled simulator for our runs")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate of our learning run")
+    p.add_argument("--lr-final-fraction", type=float, default=1.0, help="cosine decay of our learning rate")
     args = p.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, threads 1; B={B}, T={T}, GRU {H}; median of {args.repeats}")
@@ -179,7 +181,10 @@ def main() -> None:
         ratio = f"{ref / t:.2f}x" if ref else "-"
         print(f"{name:<18} {t:>15.3f} {ratio:>16} {setup:>8.1f}")
     if args.budget_s > 0:
-        _print_curve("ours (agents.backprop, task cost)", learn_ours(args.budget_s, args.compile, args.lr))
+        _print_curve(
+            "ours (agents.backprop, task cost)",
+            learn_ours(args.budget_s, args.compile, args.lr, args.lr_final_fraction),
+        )
     if args.reference_budget_s > 0 and ref is not None:
         _print_curve("reference (tutorial recipe, L1 loss)", learn_reference(args.reference_budget_s))
 

@@ -138,3 +138,16 @@ def test_bad_config_errors_before_training(tmp_path):
         train(_config(tmp_path, env_id="motornet/Arm26CentreOut-v0", eval_size=64))
     with pytest.raises(TypeError, match="unknown keyword argument 'vision_dealy'"):
         train(_config(tmp_path, env_kwargs={"vision_dealy": 0.05}))
+
+
+def test_learning_rate_schedule(tmp_path):
+    from agents.backprop import learning_rate
+
+    cfg = _config(tmp_path, lr=0.01, lr_final_fraction=0.1, n_batches=100)
+    assert learning_rate(cfg, 0, 0.0) == pytest.approx(0.01)
+    assert learning_rate(cfg, 50, 0.0) == pytest.approx(0.0055)
+    assert learning_rate(cfg, 100, 0.0) == pytest.approx(0.001)
+    timed = _config(tmp_path, lr=0.01, lr_final_fraction=0.5, n_batches=None, time_budget_s=10.0)
+    assert learning_rate(timed, 7, 10.0) == pytest.approx(0.005)
+    with pytest.raises(ValueError, match=r"lr_final_fraction must be in \(0, 1\]; got 0"):
+        _config(tmp_path, lr_final_fraction=0)
