@@ -336,3 +336,17 @@ def test_summarize_is_nan_aware():
     assert s["ci_low"] <= 2.5 <= s["ci_high"] and all(math.isfinite(s[k]) for k in ("ci_low", "ci_high"))
     empty = S.summarize([np.nan])
     assert empty["n"] == 0 and all(math.isnan(empty[k]) for k in ("mean", "iqm", "ci_low", "ci_high"))
+
+
+def test_primary_movement_ignores_a_slow_tail():
+    """A minimum-jerk reach followed by a slow drift above the threshold keeps correlation ~1."""
+    from motornet_gym.analysis.metrics import minimum_jerk_correlation, primary_movement
+
+    t = np.linspace(0, 1, 101)
+    x = 0.1 * (10 * t**3 - 15 * t**4 + 6 * t**5)
+    drift = x[-1] + 0.001 * np.arange(1, 61)  # then a drift at 0.1 m/s, after the reach has stopped
+    path = np.stack([np.concatenate([x, drift]), np.zeros(161)], -1)
+    s = np.linalg.norm(np.gradient(path, 0.01, axis=0), axis=-1)
+    i0, i1 = primary_movement(s, 0.03)
+    assert i0 <= 10 and 90 <= i1 <= 101  # the drift after the reach is not part of the movement
+    assert minimum_jerk_correlation(path, 0.01, onset_speed=0.03) > 0.99

@@ -230,12 +230,32 @@ def minimum_jerk_speed(n: int, duration: float, distance: float) -> np.ndarray:
     return distance / duration * _minimum_jerk_shape(np.linspace(0.0, 1.0, int(n)))
 
 
+def primary_movement(speed_profile: np.ndarray, fraction: float) -> tuple[int, int]:
+    """First and last sample index of the primary movement of one speed profile ``(T,)``.
+
+    The contiguous run of samples around the speed peak whose speed exceeds ``fraction * peak``: the
+    onset is the first sample after the last sub-threshold sample before the peak, the offset the last
+    sample before the first sub-threshold sample after it (a common movement-segmentation rule, e.g.
+    a 5% of peak-velocity criterion).
+    """
+    s = np.asarray(speed_profile, dtype=float)
+    peak = int(np.argmax(s))
+    below = s <= fraction * s[peak]
+    before = np.flatnonzero(below[:peak])
+    after = np.flatnonzero(below[peak:])
+    i0 = int(before[-1]) + 1 if before.size else 0
+    i1 = peak + int(after[0]) - 1 if after.size else len(s) - 1
+    return i0, i1
+
+
 def minimum_jerk_correlation(pos: np.ndarray, dt: float, onset_speed: float = 0.05) -> Scalar:
     """Pearson correlation of the observed speed profile with the minimum-jerk profile (batched).
 
-    The movement is the samples from the first to the last with speed above ``onset_speed * peak``.
-    Its onset and offset times are the linearly interpolated threshold crossings. The template is the
-    minimum-jerk profile (Flash & Hogan 1985, doi:10.1523/JNEUROSCI.05-07-01688.1985) whose speed is
+    The movement is the primary submovement: the contiguous samples around the speed peak whose speed
+    is above ``onset_speed * peak`` (so a slow drift or corrective oscillation after the main reach
+    does not stretch it; see :func:`primary_movement`). Its onset and offset times are the linearly
+    interpolated threshold crossings. The template is the minimum-jerk profile (Flash & Hogan 1985,
+    doi:10.1523/JNEUROSCI.05-07-01688.1985) whose speed is
     above the same fraction of its peak over exactly that interval: its relative speed
     ``16 tau^2 (1 - tau)^2`` crosses ``c = onset_speed`` at ``tau0 = (1 - sqrt(1 - sqrt(c))) / 2``, so
     the window maps to ``tau in [tau0, 1 - tau0]``. A minimum-jerk reach therefore scores 1 for any
@@ -261,10 +281,11 @@ def minimum_jerk_correlation(pos: np.ndarray, dt: float, onset_speed: float = 0.
     for b in range(v.shape[1]):
         s = v[:, b]
         thr = c * s.max()
-        above = np.flatnonzero(s > thr)
-        if s.max() <= 0 or above.size == 0 or above[-1] - above[0] < 2:
+        if s.max() <= 0:
             continue
-        i0, i1 = int(above[0]), int(above[-1])
+        i0, i1 = primary_movement(s, c)
+        if i1 - i0 < 2:
+            continue
         t_on = i0 - 1 + (thr - s[i0 - 1]) / (s[i0] - s[i0 - 1]) if i0 > 0 else 0.0
         last = len(s) - 1
         t_off = i1 + (s[i1] - thr) / (s[i1] - s[i1 + 1]) if i1 < last else float(last)
@@ -290,7 +311,7 @@ def normalised_jerk(pos: np.ndarray, dt: float, onset_speed: float | None = None
         pos: Fingertip path, ``(T, 2)`` or ``(T, B, 2)`` with ``T >= 4``, m.
         dt: Sample interval, s.
         onset_speed: If given (fraction of peak speed in ``(0, 1)``), restrict to the samples from
-            the first to the last above ``onset_speed * peak`` (excludes pre-movement and hold time,
+            the primary movement (:func:`primary_movement`; excludes pre-movement and hold time,
             which otherwise inflate ``D^5``). Default: the whole path.
 
     Returns:
@@ -305,8 +326,11 @@ def normalised_jerk(pos: np.ndarray, dt: float, onset_speed: float | None = None
     for b in range(p.shape[1]):
         seg = p[:, b]
         if onset_speed is not None:
-            above = np.flatnonzero(v[:, b] > float(onset_speed) * v[:, b].max())
-            seg = seg[above[0] : above[-1] + 1] if above.size else seg[:0]
+            if v[:, b].max() > 0:
+                i0, i1 = primary_movement(v[:, b], float(onset_speed))
+                seg = seg[i0 : i1 + 1]
+            else:
+                seg = seg[:0]
         if len(seg) < 4:
             continue
         length = np.linalg.norm(np.diff(seg, axis=0), axis=-1).sum()
