@@ -43,6 +43,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 PERTURBATION_ID = "motornet/Arm26Perturbation-v0"
 FORCE_FIELD_ID = "motornet/Arm26ForceField-v0"
+#: Force-field conditions, in the order of the report's columns.
+FF_CONDITIONS = ("null", "before", "after", "washout")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -380,7 +382,7 @@ def build_report(config: CompareConfig) -> Path:
         ),
         "force_field": plots.force_field_paths(
             {
-                m: {k.removeprefix("ff_"): v for k, v in r.items() if k.startswith("ff_")}
+                m: {c: r[f"ff_{c}"] for c in FF_CONDITIONS if f"ff_{c}" in r}
                 for m, r in first.items()
                 if "ff_null" in r
             },

@@ -160,12 +160,17 @@ def force_field_paths(panels: Mapping[str, Mapping[str, EvaluationRecord]], path
     """Rows: methods; columns: conditions (e.g. null, field before adaptation, after, washout)."""
     plt = _plt()
     methods = list(panels)
-    conds = list(next(iter(panels.values())))
+    conds: list[str] = []
+    for p in panels.values():
+        conds += [c for c in p if c not in conds]
     size = (3.2 * len(conds), 3.2 * len(methods))
     fig, axes = plt.subplots(len(methods), len(conds), figsize=size, squeeze=False)
     for r, m in enumerate(methods):
         for c, cond in enumerate(conds):
             ax = axes[r, c]
+            if cond not in panels[m]:
+                ax.set_axis_off()
+                continue
             rec = panels[m][cond]
             cols = _colors(rec.target.shape[0])
             for i in np.flatnonzero(~rec.catch):
