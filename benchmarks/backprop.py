@@ -159,7 +159,7 @@ def main() -> None:
     p.add_argument("--reference-budget-s", type=float, default=180.0, help="reference learning run (0: skip)")
     p.add_argument("--compile", action="store_true", help="use the compiled simulator for our runs")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate of our learning run")
-    p.add_argument("--lr-final-fraction", type=float, default=1.0, help="cosine decay of our learning rate")
+    p.add_argument("--lr-final-fraction", type=float, default=0.05, help="cosine decay of our learning rate")
     args = p.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, threads 1; B={B}, T={T}, GRU {H}; median of {args.repeats}")
