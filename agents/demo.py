@@ -55,7 +55,7 @@ def main() -> None:
         [
             [0.3, 0.0, 0.0, 0.0, 0.0, 0.0],  # pectoralis: shoulder flexion
             [0.0, 0.0, 0.3, 0.0, 0.0, 0.0],  # brachioradialis: elbow flexion
-            [0.2, 0.2, 0.2, 0.2, 0.2, 0.2],  # co-contraction: little motion
+            [0.2, 0.2, 0.2, 0.2, 0.2, 0.2],  # equal excitations: unequal muscles still move the arm
         ]
     )
     _run("arm26 (Kistemaker Hill muscles)", arm, q0, exc, steps=50)
