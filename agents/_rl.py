@@ -34,7 +34,15 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from agents._common import RunLogger, StopFlag, WallClock, check_env_id, config_to_dict, write_json
+from agents._common import (
+    RunLogger,
+    StopFlag,
+    WallClock,
+    check_env_id,
+    config_to_dict,
+    parse_config,
+    write_json,
+)
 from agents._rl_agent import (
     AGENT_DIR,
     BEST_DIR,
@@ -67,6 +75,7 @@ __all__ = [  # the public names, re-exported for the scripts, agents.compare and
     "load_agent",
     "load_hyperparams",
     "make_env",
+    "run_cli",
     "to_excitation",
     "train",
 ]
@@ -391,3 +400,16 @@ def train(config: RLConfig) -> dict[str, Any]:
         print(f"stopped by {run.reason}; resume with: python -m agents.{config.algorithm} --resume {out}",
               file=sys.stderr)  # fmt: skip
     return summary
+
+
+def run_cli(config_cls: type[RLConfig], argv: list[str] | None, doc: str) -> None:
+    """Command-line entry point shared by the scripts: parse, train, print the summary.
+
+    A configuration error exits with ``error: ...`` and no traceback.
+    """
+    config = parse_config(config_cls, argv, description=doc.splitlines()[0])
+    try:
+        summary = train(config)
+    except ConfigError as e:
+        sys.exit(f"error: {e}")
+    print(json.dumps(summary, indent=2))

@@ -14,13 +14,10 @@ The final agent (``<out_dir>/agent``) loads with :func:`agents._rl.load_agent`.
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from agents._common import parse_config
-from agents._rl import ConfigError, RLConfig, inherit_field_docs
+from agents._rl import RLConfig, inherit_field_docs, run_cli
 from agents._rl import train as _train
 
 
@@ -40,12 +37,7 @@ def train(config: SACConfig) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
-    config = parse_config(SACConfig, argv, description=__doc__.splitlines()[0])
-    try:
-        summary = train(config)
-    except ConfigError as e:
-        sys.exit(f"error: {e}")
-    print(json.dumps(summary, indent=2))
+    run_cli(SACConfig, argv, __doc__)
 
 
 if __name__ == "__main__":
