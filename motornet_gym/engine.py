@@ -26,6 +26,7 @@ import torch
 
 from . import fastpath
 from .dynamics import Effector, EffectorState
+from .packed import Layout, StatePacker, entries_of
 from .sensory import SensoryConfig, delay_steps, fill_delay_line, observation_std, push, std_vector
 from .tasks import Task, TaskState
 
@@ -46,6 +47,12 @@ class SimulatorConfig(SensoryConfig):
         if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d <= 0:
             raise ValueError(f"episode_duration must be a finite number > 0 s; got {d!r}")
 
+
+#: Batches below this size give the frozen step its state packed into one tensor per dtype (see
+#: :class:`~motornet_gym.packed.StatePacker`); larger ones pass the state's tensors separately.
+#: Measured, arm26 :meth:`Simulator.step_packed`, one thread (us, packed / separate): B = 1 17.9 /
+#: 24.5, B = 16 21.5 / 26.6, B = 64 25.9 / 29.7, B = 128 33.3 / 36.0, B = 256 46 / 44.
+PACKED_STATE_MAX_BATCH = 256
 
 #: Most derivative evaluations per step (``n_ministeps x integrator order``) compiled as one graph.
 MAX_FUSED_STAGES = 16
@@ -192,9 +199,17 @@ class Simulator:
         self._inv_vmax = (1.0 / muscle.vmax).to(device=device, dtype=dtype)
         self._generator = torch.Generator(device=device)
         self._generator.seed()
+        # The state is held as a SimState, or (after a frozen step) as the frozen step's state
+        # inputs ``_flat``: its leaves, or those packed by ``_packer``; each is derived from the
+        # other on demand.
         self._state: SimState | None = None
+        self._flat: list[torch.Tensor] | None = None
+        self._spec: fastpath.TreeSpec = None
+        self._packer: StatePacker | None = None
+        self._layout: Layout | None = None
         self._carries_grad = False
         self._fused = self._split = None
+        self._frozen: Any = None  # None: not built yet; False: unavailable
         if compile:
             self._compile()
         self.compiled = self._fused is not None or self._split is not None
@@ -204,8 +219,21 @@ class Simulator:
     def state(self) -> SimState:
         """The current :class:`SimState` (immutable; raises before the first :meth:`reset`)."""
         if self._state is None:
-            raise RuntimeError("call reset() before reading the state or stepping")
+            if self._flat is None:
+                raise RuntimeError("call reset() before reading the state or stepping")
+            leaves = self._flat if self._packer is None else self._packer.unpack(self._flat)
+            self._state = fastpath.unflatten(self._spec, leaves)
         return self._state
+
+    def _set_state(self, state: SimState) -> None:
+        self._state, self._flat = state, None
+
+    @property
+    def layout(self) -> Layout:
+        """Columns of :meth:`step_packed`'s output (fixed after the first step; raises before it)."""
+        if self._layout is None:
+            raise RuntimeError("the packed layout is known after the first step")
+        return self._layout
 
     @property
     def generator(self) -> torch.Generator:
@@ -306,9 +334,9 @@ class Simulator:
             if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
                 raise ValueError(f"seed must be an integer >= 0 or None; got {seed!r}")
             self._generator.manual_seed(int(seed))
-        self._state = fastpath.distinct_leaves(self._initial(self.batch_size, options))
-        self._carries_grad = fastpath.any_requires_grad(self._state)
-        return self._state.observation, self.current_info()
+        self._set_state(fastpath.distinct_leaves(self._initial(self.batch_size, options)))
+        self._carries_grad = fastpath.any_requires_grad(self.state)
+        return self.state.observation, self.current_info()
 
     def reset_where(self, mask: torch.Tensor, options: Mapping[str, Any] | None = None) -> torch.Tensor:
         """Restart the episodes where ``mask`` is True, leave the others untouched.
@@ -331,9 +359,9 @@ class Simulator:
             raise ValueError(f"mask must be a bool tensor of shape ({self.batch_size},); got {got}")
         fresh = self._initial(self.batch_size, options)
         mask = mask.to(self.device)
-        self._state = fastpath.distinct_leaves(_where(mask, fresh, self.state))
-        self._carries_grad = fastpath.any_requires_grad(self._state)
-        return self._state.observation
+        self._set_state(fastpath.distinct_leaves(_where(mask, fresh, self.state)))
+        self._carries_grad = fastpath.any_requires_grad(self.state)
+        return self.state.observation
 
     # ------------------------------------------------------------------ step
     def step(
@@ -358,8 +386,9 @@ class Simulator:
             ValueError: On a wrong action shape or a non-finite action (naming step and batch index).
             FloatingPointError: If the simulation diverges (naming step and batch index).
         """
-        state = self.state
-        action = self._check_action(action, state.step)
+        if self._state is None and self._flat is None:
+            raise RuntimeError("call reset() before reading the state or stepping")
+        action = self._check_action(action)
         out = self.step_unchecked(action)
         # The cost sees the new state undelayed; the observation may show it only d/dt steps later.
         bad = ~(torch.isfinite(out[0]).all(-1) & torch.isfinite(out[1]))
@@ -371,7 +400,7 @@ class Simulator:
             )
         return out
 
-    def _check_action(self, action: Any, step: torch.Tensor) -> torch.Tensor:
+    def _check_action(self, action: Any) -> torch.Tensor:
         shape = (self.batch_size, self.action_size)
         if not isinstance(action, torch.Tensor):
             raise TypeError(f"action must be a torch.Tensor of shape {shape}; got {type(action).__name__}")
@@ -384,7 +413,7 @@ class Simulator:
         if not bool(finite.all()):
             b, j = torch.nonzero(~finite)[0].tolist()
             raise ValueError(
-                f"action must be finite; got {action[b, j].item()} at step {int(step[b])}, "
+                f"action must be finite; got {action[b, j].item()} at step {int(self.state.step[b])}, "
                 f"batch index {b} (muscle {j})"
             )
         return action
@@ -393,10 +422,96 @@ class Simulator:
         self, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """:meth:`step` without validating the action (for callers that validated it already)."""
-        new, out = self._advance(self.state, action, self.draw_noise())
-        self._state = new
         terminated = torch.zeros(self.batch_size, dtype=torch.bool, device=self.device)
+        if self._frozen_applies(action):
+            packed, truncated = self._step_frozen(action)
+            layout = self.layout
+            info = layout.torch_info(packed, skip=("observation", "reward", "truncated"))
+            reward = packed[:, layout["reward"].start]
+            obs = layout["observation"]
+            if self._packer is None:  # the state's leaves: SimState.observation is the last
+                return self._flat[-1], reward, terminated, truncated, info
+            return packed[:, obs.start : obs.stop], reward, terminated, truncated, info
+        new, out = self._advance(self.state, action, self.draw_noise())
+        self._set_state(new)
         return out.observation, -out.cost, terminated, out.truncated, self._info(new, out)
+
+    def step_packed(self, action: torch.Tensor) -> torch.Tensor:
+        """:meth:`step_unchecked` with every output in one tensor (the numpy front ends' path).
+
+        Args:
+            action: ``(B, M)`` validated excitations (as for :meth:`step_unchecked`).
+
+        Returns:
+            ``(B, K)`` in :attr:`dtype`, a fresh tensor (the simulator keeps no reference to it),
+            whose columns :attr:`layout` names: ``observation``, ``reward``, ``truncated`` (0 / 1),
+            then the info entries of :meth:`step` (``step`` exact as a float).
+        """
+        if self._frozen_applies(action):
+            return self._step_frozen(action)[0]
+        new, out = self._advance(self.state, action, self.draw_noise())
+        self._set_state(new)
+        return self._pack(new, out)
+
+    def _pack(self, new: SimState, out: StepOutput) -> torch.Tensor:
+        entries = [("observation", None, out.observation), ("reward", None, -out.cost),
+                   ("truncated", None, out.truncated), *entries_of(self._info(new, out))]  # fmt: skip
+        if self._layout is None:
+            self._layout = Layout(entries)
+        return self._layout.pack(entries, self.dtype)
+
+    # ------------------------------------------------------------------ frozen inference step
+    def _frozen_applies(self, action: torch.Tensor) -> bool:
+        """Whether this step runs through the frozen graph (compiled, fused, no gradient recorded)."""
+        if self._fused is None or self._frozen is False:
+            return False
+        return not (torch.is_grad_enabled() and (action.requires_grad or self._carries_grad))
+
+    def _step_frozen(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Advance through :func:`fastpath.freeze`'s graph; returns the packed output and truncation.
+
+        The graph maps the state's leaves, the action and the drawn noises to the new leaves, the
+        packed output and the truncation flags; it is built on the first call. If inductor cannot
+        compile it (see :func:`fastpath.freeze`), the guarded compiled step is used from then on.
+        """
+        if self._flat is None:
+            state = self.state
+            leaves = fastpath.flatten(state)
+            assert leaves[-1] is state.observation  # the last field (step_unchecked relies on it)
+            if self._spec is None:
+                self._spec = fastpath.tree_spec(state)
+                if self.batch_size < PACKED_STATE_MAX_BATCH:
+                    self._packer = StatePacker(leaves)
+            self._flat = leaves if self._packer is None else self._packer.pack(leaves)
+        noise = self.draw_noise()
+        args = [*self._flat, action, *(t for t in noise if t is not None)]
+        if self._frozen is None:
+            self._frozen = self._freeze(args) or False
+            if self._frozen is False:
+                with torch.no_grad():
+                    new, out = self._advance(self.state, action, noise)
+                self._set_state(new)
+                return self._pack(new, out), out.truncated
+        outs = self._frozen(*args)
+        n = len(self._flat)
+        self._flat, self._state = list(outs[:n]), None
+        self._carries_grad = False
+        return outs[n], outs[n + 1]
+
+    def _freeze(self, example: list[torch.Tensor]) -> Any:
+        spec, n, packer = self._spec, len(self._flat or ()), self._packer
+        draw_action, draw_obs = self._draw_action, self._draw_obs
+
+        def step(*xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            rest = iter(xs[n + 1 :])
+            noise = Noise(next(rest) if draw_action else None, next(rest) if draw_obs else None)
+            leaves = xs[:n] if packer is None else packer.unpack(xs[:n])
+            new, out = self.transition(fastpath.unflatten(spec, leaves), xs[n], noise)
+            new_leaves = fastpath.flatten(new)
+            new_flat = new_leaves if packer is None else packer.pack(new_leaves)
+            return (*new_flat, self._pack(new, out), out.truncated)
+
+        return fastpath.freeze(step, example, self.device, self.batch_size)
 
     def transition(self, state: SimState, action: torch.Tensor, noise: Noise) -> tuple[SimState, StepOutput]:
         """The pure step function: ``(state, action, noise) -> (new state, outputs)``.

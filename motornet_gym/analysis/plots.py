@@ -134,9 +134,7 @@ def metric_bars(
     return _save(fig, path)
 
 
-def perturbation_responses(
-    pairs: Mapping[str, tuple[EvaluationRecord, EvaluationRecord]], path
-) -> Path:
+def perturbation_responses(pairs: Mapping[str, tuple[EvaluationRecord, EvaluationRecord]], path) -> Path:
     """Deviation (cm) of perturbed from unperturbed paths over time, per method (mean ± s.d.)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 3.5))

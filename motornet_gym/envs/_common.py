@@ -13,16 +13,20 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from ..packed import Layout, put
 from .rendering import LimbFrame
 
 __all__ = [
     "TrailBuffer",
     "action_space",
     "check_finite",
+    "fast_action",
     "frame_from_info",
     "info_row",
     "info_to_numpy",
     "observation_space",
+    "packed_batch_info",
+    "packed_row_info",
     "to_numpy",
     "validate_action",
 ]
@@ -74,6 +78,62 @@ def validate_action(
     arr = np.clip(arr, 0.0, 1.0)
     t = torch.from_numpy(np.ascontiguousarray(arr)).to(device=device, dtype=dtype)
     return t.reshape(-1, shape[-1])
+
+
+def fast_action(
+    action: Any, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype
+) -> torch.Tensor | None:
+    """:func:`validate_action`'s fast path: a finite float numpy array of ``shape`` as ``(N, M)``.
+
+    Returns ``None`` for anything else (other types, shapes or dtypes, non-finite entries); the
+    caller then runs :func:`validate_action`, which converts or raises. No clipping here: the
+    engine clips to [0, 1] itself, and reads the (possibly shared) memory before returning.
+    """
+    if type(action) is not np.ndarray or action.shape != shape or action.dtype.kind != "f":
+        return None
+    if not np.isfinite(action).all():
+        return None
+    t = torch.from_numpy(action).reshape(-1, shape[-1])
+    return t if t.dtype == dtype and device.type == "cpu" else t.to(device=device, dtype=dtype)
+
+
+def packed_row_info(layout: Layout, row: np.ndarray, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The info dict of one environment from a host copy of a packed step row ``(K,)``.
+
+    Array entries are views of ``row`` (a fresh buffer the engine keeps no reference to); scalars
+    are numpy scalars (``step`` ``np.int64``). Hot: every single-env step runs it.
+    """
+    out: dict[str, Any] = {key: {} for key in layout.nested}
+    for key, sub, start, stop, shape, kind in layout.plan(skip):
+        if not shape:
+            v: Any = (
+                row[start] if kind == "f" else (np.int64(row[start]) if kind == "i" else row[start] > 0.5)
+            )
+        else:
+            v = row[start:stop]
+            if len(shape) > 1:
+                v = v.reshape(shape)
+            if kind != "f":
+                v = v.astype(np.int64) if kind == "i" else v > 0.5
+        if sub is None:
+            out[key] = v
+        else:
+            out[key][sub] = v
+    return out
+
+
+def packed_batch_info(layout: Layout, rows: np.ndarray, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The info dict of every environment from packed step rows ``(N, K)``: arrays, batch first."""
+    out: dict[str, Any] = {key: {} for key in layout.nested}
+    n = rows.shape[0]
+    for c in layout.plan(skip):
+        v: Any = rows[:, c.start] if not c.shape else rows[:, c.start : c.stop]
+        if len(c.shape) > 1:
+            v = v.reshape(n, *c.shape)
+        if c.kind != "f":
+            v = v.astype(np.int64) if c.kind == "i" else v > 0.5
+        put(out, c, v)
+    return out
 
 
 def check_finite(obs: np.ndarray, step: Any) -> None:
