@@ -236,6 +236,12 @@ def unflatten(spec: TreeSpec, leaves: Sequence[torch.Tensor]) -> Any:
     return build(spec)
 
 
+def _inductor_compile(graph: torch.fx.GraphModule, example: list[torch.Tensor]) -> Callable[..., Any]:
+    from torch._inductor.compile_fx import compile_fx
+
+    return compile_fx(graph, example)
+
+
 def freeze(
     fn: Callable[..., Sequence[torch.Tensor]],
     example: Sequence[torch.Tensor],
@@ -264,7 +270,6 @@ def freeze(
     if not _usable(device):
         return None
     from torch._inductor import config
-    from torch._inductor.compile_fx import compile_fx
     from torch.fx.experimental.proxy_tensor import make_fx
 
     with torch.no_grad():
@@ -278,7 +283,7 @@ def freeze(
             options["force_pointwise_cat"] = True
         try:
             with config.patch(options):
-                return compile_fx(graph, list(example))
+                return _inductor_compile(graph, list(example))
         except Exception as err:  # noqa: BLE001  (private inductor entry point: degrade, don't fail)
             if not _warned_freeze:
                 _warned_freeze = True

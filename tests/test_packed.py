@@ -1,0 +1,180 @@
+"""Packed step outputs (``Simulator.step_packed``) and the frozen inference step behind them.
+
+The compiled-vs-eager agreement of every registered id is in ``test_compile.py``; here: the packed
+columns are exactly the step's outputs, the state packer round-trips, the frozen step hands its
+state over to the differentiable path and back, and a failing inductor degrades with one warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from motornet_gym import fastpath
+from motornet_gym.packed import Layout, StatePacker
+from motornet_gym.registry import make_simulator
+
+ARM = "motornet/Arm26Reach-v0"
+B = 3
+
+
+def _requires_compiler():
+    problem = fastpath.compiler_problem("cpu")
+    if problem is not None:
+        pytest.skip(problem)
+
+
+def _actions(n: int, m: int, seed: int = 0) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.rand(B, m, generator=g) * 1.4 - 0.2 for _ in range(n)]
+
+
+def _columns_equal_step(layout: Layout, packed: torch.Tensor, step_out: tuple, exact: bool) -> None:
+    obs, reward, _, truncated, info = step_out
+    want = {"observation": obs, "reward": reward, "truncated": truncated.to(packed.dtype)}
+    for c in layout.columns:
+        if c.key in want:
+            w = want[c.key]
+        else:
+            w = info[c.key] if c.sub is None else info[c.key][c.sub]
+        got = packed[:, c.start : c.stop].reshape(w.shape)
+        if exact:
+            assert torch.equal(got, w.to(packed.dtype)), (c.key, c.sub)
+        else:
+            torch.testing.assert_close(got, w.to(packed.dtype), rtol=1e-5, atol=1e-6, msg=f"{c}")
+
+
+@pytest.mark.parametrize("env_id", [ARM, "motornet/PointMassReach-v0", "motornet/Arm26ForceField-v0"])
+def test_step_packed_columns_are_exactly_the_step_outputs(env_id):
+    kw = dict(episode_duration=0.05, action_noise=0.02, observation_noise=0.01)
+    a, b = make_simulator(env_id, batch_size=B, **kw), make_simulator(env_id, batch_size=B, **kw)
+    a.reset(seed=4)
+    b.reset(seed=4)
+    for u in _actions(a.max_steps, a.action_size):
+        out = a.step(u)
+        packed = b.step_packed(u)
+        layout = b.layout
+        assert packed.shape == (B, layout.width) and packed.dtype == b.dtype
+        starts = [c.start for c in layout.columns]
+        stops = [c.stop for c in layout.columns]
+        assert starts == [0, *stops[:-1]] and stops[-1] == layout.width  # contiguous, no overlap
+        _columns_equal_step(layout, packed, out, exact=True)
+    assert float(packed[0, layout["truncated"].start]) == 1.0
+    assert [c.kind for c in layout.columns if c.key == "step"] == ["i"]
+
+
+def test_compiled_step_packed_matches_eager_step():
+    _requires_compiler()
+    kw = dict(episode_duration=0.1, proprioception_noise=0.01)
+    eager, comp = (make_simulator(ARM, batch_size=B, compile=c, **kw) for c in (False, True))
+    eager.reset(seed=1)
+    comp.reset(seed=1)
+    for u in _actions(eager.max_steps, 6, seed=2):
+        packed = comp.step_packed(u)
+        _columns_equal_step(comp.layout, packed, eager.step(u), exact=False)
+    assert comp._frozen not in (None, False)  # the frozen graph ran
+
+
+def test_state_packer_round_trips_mixed_dtypes_and_shapes():
+    g = torch.Generator().manual_seed(0)
+    leaves = [
+        torch.rand(4, 2, generator=g),
+        torch.randint(0, 9, (4,), generator=g),
+        torch.rand(4, 3, 6, generator=g),
+        torch.rand(4, generator=g) > 0.5,
+        torch.randint(0, 9, (4, 2), generator=g),
+        torch.rand(4, 1, generator=g),
+    ]
+    packer = StatePacker(leaves)
+    packed = packer.pack(leaves)
+    assert packer.dtypes == [torch.float32, torch.int64, torch.bool]
+    assert [tuple(p.shape) for p in packed] == [(4, 2 + 18 + 1), (4, 1 + 2), (4, 1)]
+    back = packer.unpack(packed)
+    for x, y in zip(back, leaves, strict=True):
+        assert x.dtype == y.dtype and torch.equal(x, y)
+
+
+def test_frozen_and_differentiable_steps_hand_the_state_over():
+    """No-grad (frozen) steps, then steps recording gradients, then frozen again: same as eager."""
+    _requires_compiler()
+    kw = dict(episode_duration=0.1, action_noise=0.02)
+    eager, comp = (make_simulator(ARM, batch_size=B, compile=c, **kw) for c in (False, True))
+    eager.reset(seed=3)
+    comp.reset(seed=3)
+    acts = _actions(9, 6, seed=5)
+    first = None
+    for t, u in enumerate(acts):
+        grad = 3 <= t < 6
+        if grad:
+            u = u.clone().requires_grad_(True)
+            first = u if first is None else first
+        with torch.set_grad_enabled(grad):
+            o_c, r_c, *_ = comp.step(u)
+            o_e, r_e, *_ = eager.step(u)
+        torch.testing.assert_close(o_c, o_e, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(r_c, r_e, rtol=1e-5, atol=1e-6)
+        assert r_c.requires_grad == grad
+        if t == 5:  # gradients reach the t = 3 action through three compiled (guarded) steps
+            (g_c,) = torch.autograd.grad(r_c.sum(), first)
+            (g_e,) = torch.autograd.grad(r_e.sum(), first)
+            assert float(g_e.abs().max()) > 0
+            torch.testing.assert_close(g_c, g_e, rtol=1e-4, atol=1e-7)
+    for f_c, f_e in zip(fastpath.flatten(comp.state), fastpath.flatten(eager.state), strict=True):
+        torch.testing.assert_close(f_c.detach(), f_e.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_inductor_failure_falls_back_to_the_guarded_step_with_one_warning(monkeypatch):
+    _requires_compiler()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated inductor failure")
+
+    monkeypatch.setattr(fastpath, "_inductor_compile", broken)
+    monkeypatch.setattr(fastpath, "_warned_freeze", False)
+    kw = dict(episode_duration=0.05)
+    eager = make_simulator(ARM, batch_size=B, **kw)
+    sims = [make_simulator(ARM, batch_size=B, compile=True, **kw) for _ in range(2)]
+    u = torch.full((B, 6), 0.4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for sim in sims:
+            sim.reset(seed=0)
+            sim.step(u)
+    msgs = [str(w.message) for w in caught if "frozen inference step" in str(w.message)]
+    assert len(msgs) == 1 and "simulated inductor failure" in msgs[0], msgs
+    assert all(s._frozen is False and s.compiled for s in sims)
+    eager.reset(seed=0)
+    want = eager.step(u)[0]
+    torch.testing.assert_close(sims[0].step(u)[0], eager.step(u)[0], rtol=1e-5, atol=1e-6)
+    assert want.shape == (B, eager.observation_size)
+
+
+def test_motor_env_compiled_matches_eager_with_the_same_info_types():
+    _requires_compiler()
+    gym = pytest.importorskip("gymnasium")
+    import motornet_gym  # noqa: F401  (registers the ids)
+
+    kw = dict(episode_duration=0.05, vision_noise=0.001)
+    envs = [gym.make(ARM, compile=c, **kw) for c in (False, True)]
+    for env in envs:
+        env.reset(seed=9)
+    rng = np.random.default_rng(0)
+    kept = None
+    for t in range(5):
+        a = rng.random(6, dtype=np.float32)
+        (o0, r0, te0, tr0, i0), (o1, r1, te1, tr1, i1) = (env.step(a) for env in envs)
+        np.testing.assert_allclose(o1, o0, rtol=1e-5, atol=1e-6)
+        assert o1.dtype == np.float32 and o1.shape == (envs[0].unwrapped.simulator.observation_size,)
+        assert r1 == pytest.approx(r0, rel=1e-5, abs=1e-7) and type(r1) is float
+        assert (te1, tr1) == (te0, tr0) and type(tr1) is bool
+        assert set(i1) == set(i0) and set(i1["cost_terms"]) == set(i0["cost_terms"])
+        assert type(i1["step"]) is np.int64 and int(i1["step"]) == t + 1
+        for k in ("fingertip_pos", "joint_pos", "activation", "force", "target"):
+            assert i1[k].shape == i0[k].shape
+            np.testing.assert_allclose(i1[k], i0[k], rtol=1e-5, atol=1e-6)
+        if kept is None:
+            kept, copy = o1, o1.copy()
+    np.testing.assert_array_equal(kept, copy)  # later steps never overwrite a returned observation
