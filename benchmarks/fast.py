@@ -5,7 +5,9 @@ median of repeats, eager vs ``compile=True`` vs the reference MotorNet package i
 prints tables, asserts nothing. Compile time is the wall time of the first compiled call.
 
 * engine step: ``Simulator.step_unchecked`` of ``motornet/Arm26Reach-v0`` under ``no_grad`` (noise
-  drawing, loads, effector, cost, delay lines, observation, info dict) vs the reference
+  drawing, loads, effector, cost, delay lines, observation, info dict of tensors) and
+  ``Simulator.step_packed`` (the same outputs in one tensor, what the numpy front ends use) vs the
+  reference
   ``RandomTargetReach(RigidTendonArm26(RigidTendonHillMuscle()), differentiable=False).step``.
 * single env: ``MotorEnv.step`` (numpy in and out) vs the reference at B = 1.
 * backprop episode: arm26, GRU 128, B = 64, 100 steps, forward + backward + Adam.
@@ -52,17 +54,18 @@ def _timed_first(fn) -> float:
 
 
 # ---------------------------------------------------------------------- engine step
-def _ours_step(batch: int, compiled: bool, steps: int):
+def _ours_step(batch: int, compiled: bool, steps: int, packed: bool = False):
     sim = make_simulator(ENV_ID, batch_size=batch, compile=compiled)
     sim.reset(seed=0)
     u = torch.rand(batch, sim.action_size) * 0.1
+    step = sim.step_packed if packed else sim.step_unchecked
 
     @torch.no_grad()
     def run() -> None:  # stepping past truncation is fine for timing (no auto-reset here)
         for _ in range(steps):
-            sim.step_unchecked(u)
+            step(u)
 
-    compile_s = _timed_first(lambda: sim.step_unchecked(u)) if compiled else None
+    compile_s = _timed_first(torch.no_grad()(lambda: step(u))) if compiled else None
     return run, compile_s
 
 
@@ -82,22 +85,26 @@ def _reference_step(batch: int, steps: int):
 
 def engine_table(batches: list[int], repeats: int, have_ref: bool) -> None:
     print("\n== engine step, arm26 (env-steps/s = steps x B / s; ratio vs reference) ==")
+    print("step_unchecked: tensors + info dict of tensors; step_packed: one (B, K) tensor (front ends)")
     print(f"{'B':>6} {'reference':>10} {'eager':>9} {'ratio':>7} {'compiled':>9} {'ratio':>7} "
-          f"{'vs eager':>8} {'compile s':>9}")  # fmt: skip
+          f"{'packed':>9} {'ratio':>7} {'compile s':>9}")  # fmt: skip
     for b in batches:
         steps = 20 if b >= 16384 else 50
         work = b * steps
         eager_fn, _ = _ours_step(b, False, steps)
         comp_fn, compile_s = _ours_step(b, True, steps)
+        packed_fn, _ = _ours_step(b, True, steps, packed=True)
         eager = median_rate(eager_fn, work, repeats)
         comp = median_rate(comp_fn, work, repeats)
+        packed = median_rate(packed_fn, work, repeats)
         ref = median_rate(_reference_step(b, steps), work, repeats) if have_ref else None
 
         def r(x: float, base: float | None) -> str:
             return f"{x / base:>6.1f}x" if base else f"{'-':>7}"
 
         print(f"{b:>6} {fmt_rate(ref) if ref else '-':>10} {fmt_rate(eager):>9} {r(eager, ref)} "
-              f"{fmt_rate(comp):>9} {r(comp, ref)} {r(comp, eager):>8} {compile_s:>9.1f}")  # fmt: skip
+              f"{fmt_rate(comp):>9} {r(comp, ref)} {fmt_rate(packed):>9} {r(packed, ref)} "
+              f"{compile_s:>9.1f}")  # fmt: skip
 
 
 # ---------------------------------------------------------------------- single env

@@ -8,9 +8,10 @@ is composed from the task cues, the delayed readings and the efference copy, plu
 
 The hot path (:meth:`Simulator.transition`) has no ``.item()``, no host synchronisation and no
 branch on tensor values; which noises are drawn is decided at construction. With ``compile=True``
-the step runs through ``torch.compile`` (see :mod:`motornet_gym.fastpath` and
-:meth:`Simulator.step_unchecked`); noise is still drawn eagerly by :meth:`Simulator.draw_noise`, so
-the same seed gives the same trajectory compiled or not.
+the step runs through ``torch.compile`` when it records gradients and through a frozen inference
+graph otherwise (see :mod:`motornet_gym.fastpath` and :meth:`Simulator.step_packed`); noise is still
+drawn eagerly by :meth:`Simulator.draw_noise`, so the same seed gives the same trajectory compiled
+or not.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ class SimulatorConfig(SensoryConfig):
 #: Measured, arm26 :meth:`Simulator.step_packed`, one thread (us, packed / separate): B = 1 17.9 /
 #: 24.5, B = 16 21.5 / 26.6, B = 64 25.9 / 29.7, B = 128 33.3 / 36.0, B = 256 46 / 44.
 PACKED_STATE_MAX_BATCH = 256
+
+#: :meth:`Simulator.step_unchecked` runs the frozen step below this batch, the guarded compiled
+#: step (whose info dict refers to the state's own tensors) from it on: at large batches memory
+#: traffic dominates, and the frozen step's packed output doubles the writes. Measured, arm26,
+#: one thread (M env-steps/s, frozen / guarded): B = 1024 7.2 / 7.0, B = 4096 10.8 / 10.7,
+#: B = 16384 6.7 / 8.6. (:meth:`Simulator.step_packed` always runs frozen.)
+FROZEN_UNCHECKED_MAX_BATCH = 8192
 
 #: Most derivative evaluations per step (``n_ministeps x integrator order``) compiled as one graph.
 MAX_FUSED_STAGES = 16
@@ -133,10 +141,13 @@ class Simulator:
             cost, delay lines, observation). Effectors with many integration stages
             (``n_ministeps x order`` > :data:`MAX_FUSED_STAGES`, e.g. the compliant arm's 50 RK4
             sub-steps) compile one sub-step and the rest of the step as separate graphs instead,
-            because unrolling them makes compilation take many minutes. The first step compiles
-            (~3-10 s per batch size, dtype and device; later simulators with the same settings
-            reuse it). Without a C++ compiler (CPU) or Triton (CUDA) a warning is shown once and
-            the step runs eagerly. Results match the eager step to float rounding.
+            because unrolling them makes compilation take many minutes. Steps that record no
+            gradient (under ``no_grad``, or with nothing requiring grad) run a *frozen* graph
+            instead (:func:`~motornet_gym.fastpath.freeze`: traced once, no guards, state and
+            outputs packed; see :meth:`step_packed`), fused effectors only. The first step
+            compiles (~1-10 s per batch size, dtype and device; inductor's disk cache makes
+            later ones fast). Without a C++ compiler (CPU) or Triton (CUDA) a warning is shown
+            once and the step runs eagerly. Results match the eager step to float rounding.
 
     Attributes:
         observation_parts: Ordered ``(name, size)`` of the observation: ``target`` (2),
@@ -423,7 +434,7 @@ class Simulator:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """:meth:`step` without validating the action (for callers that validated it already)."""
         terminated = torch.zeros(self.batch_size, dtype=torch.bool, device=self.device)
-        if self._frozen_applies(action):
+        if self.batch_size < FROZEN_UNCHECKED_MAX_BATCH and self._frozen_applies(action):
             packed, truncated = self._step_frozen(action)
             layout = self.layout
             info = layout.torch_info(packed, skip=("observation", "reward", "truncated"))
