@@ -487,13 +487,16 @@ class Simulator:
         """
         if self._flat is None:
             state = self.state
-            leaves = fastpath.flatten(state)
-            assert leaves[-1] is state.observation  # the last field (step_unchecked relies on it)
+            # The frozen graph was built for dense tensors of the first call's layout and checks
+            # nothing: inputs must match it (a transposed reset option would be read wrongly).
+            leaves = [t.contiguous() for t in fastpath.flatten(state)]
+            # The observation is the last leaf (step_unchecked returns it).
             if self._spec is None:
                 self._spec = fastpath.tree_spec(state)
                 if self.batch_size < PACKED_STATE_MAX_BATCH:
                     self._packer = StatePacker(leaves)
             self._flat = leaves if self._packer is None else self._packer.pack(leaves)
+        action = action.to(device=self.device, dtype=self.dtype).contiguous()  # see above
         noise = self.draw_noise()
         args = [*self._flat, action, *(t for t in noise if t is not None)]
         if self._frozen is None:

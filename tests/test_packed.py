@@ -178,3 +178,54 @@ def test_motor_env_compiled_matches_eager_with_the_same_info_types():
         if kept is None:
             kept, copy = o1, o1.copy()
     np.testing.assert_array_equal(kept, copy)  # later steps never overwrite a returned observation
+
+
+def test_frozen_step_accepts_any_layout_and_dtype_of_action_and_options():
+    """The frozen graph checks nothing: strided / transposed / float64 inputs must be made dense."""
+    _requires_compiler()
+    for b in (B, 256):  # packed state, then separate state tensors
+        kw = dict(episode_duration=0.05)
+        eager, comp = (make_simulator(ARM, batch_size=b, compile=c, **kw) for c in (False, True))
+        g = torch.Generator().manual_seed(0)
+        target = (torch.rand(2, b, generator=g) * 0.2 + 0.2).T  # transposed reset option
+        acts = [
+            torch.rand(b, 6, generator=g),
+            torch.rand(6, b, generator=g).T,  # transposed
+            torch.rand(b, 12, generator=g)[:, ::2],  # strided
+            torch.rand(b, 6, generator=g).double(),  # another dtype (step_unchecked: no cast)
+        ]
+        for sim in (eager, comp):
+            sim.reset(seed=0, options={"target": target})
+        for u in acts:
+            want = eager.step_unchecked(u)
+            got = comp.step_unchecked(u)
+            torch.testing.assert_close(got[0], want[0], rtol=1e-5, atol=1e-6)
+            for k in ("activation", "target", "cost"):
+                torch.testing.assert_close(got[4][k], want[4][k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+def test_motor_env_takes_strided_read_only_and_reversed_arrays_and_grad_options():
+    _requires_compiler()
+    gym = pytest.importorskip("gymnasium")
+    import motornet_gym  # noqa: F401  (registers the ids)
+
+    base = np.random.default_rng(0).random(12).astype(np.float32)
+    read_only = base[:6].copy()
+    read_only.flags.writeable = False
+    variants = [base[::2], base[:6][::-1], read_only, base[:6].astype(np.float64)]
+    for compiled in (False, True):
+        env = gym.make(ARM, compile=compiled, episode_duration=0.05)
+        ref = gym.make(ARM, episode_duration=0.05)
+        for e in (env, ref):
+            e.reset(seed=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. torch's "array is not writable" warning
+            for a in variants:
+                o, *_ = env.step(a)
+                o_ref, *_ = ref.step(np.array(a, dtype=np.float32))
+                np.testing.assert_allclose(o, o_ref, rtol=1e-5, atol=1e-6)
+    env = gym.make(ARM, episode_duration=0.05)
+    target = torch.tensor([0.1, 0.5], requires_grad=True)
+    env.reset(seed=0, options={"target": target})
+    obs, *_ = env.step(np.full(6, 0.2, np.float32))
+    assert obs.dtype == np.float32 and np.isfinite(obs).all()

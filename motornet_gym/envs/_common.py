@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from ..packed import Layout, put
+from ..packed import Layout
 from .rendering import LimbFrame
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "info_row",
     "info_to_numpy",
     "observation_space",
-    "packed_batch_info",
     "packed_row_info",
     "to_numpy",
     "validate_action",
@@ -85,11 +84,14 @@ def fast_action(
 ) -> torch.Tensor | None:
     """:func:`validate_action`'s fast path: a finite float numpy array of ``shape`` as ``(N, M)``.
 
-    Returns ``None`` for anything else (other types, shapes or dtypes, non-finite entries); the
-    caller then runs :func:`validate_action`, which converts or raises. No clipping here: the
-    engine clips to [0, 1] itself, and reads the (possibly shared) memory before returning.
+    Returns ``None`` for anything else (other types, shapes or dtypes, non-contiguous or read-only
+    arrays, non-finite entries); the caller then runs :func:`validate_action`, which converts or
+    raises. No clipping here: the engine clips to [0, 1] itself, and reads the (possibly shared)
+    memory before returning.
     """
     if type(action) is not np.ndarray or action.shape != shape or action.dtype.kind != "f":
+        return None
+    if not (action.flags.c_contiguous and action.flags.writeable):  # torch.from_numpy needs both
         return None
     if not np.isfinite(action).all():
         return None
@@ -119,20 +121,6 @@ def packed_row_info(layout: Layout, row: np.ndarray, skip: tuple[str, ...] = ())
             out[key] = v
         else:
             out[key][sub] = v
-    return out
-
-
-def packed_batch_info(layout: Layout, rows: np.ndarray, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The info dict of every environment from packed step rows ``(N, K)``: arrays, batch first."""
-    out: dict[str, Any] = {key: {} for key in layout.nested}
-    n = rows.shape[0]
-    for c in layout.plan(skip):
-        v: Any = rows[:, c.start] if not c.shape else rows[:, c.start : c.stop]
-        if len(c.shape) > 1:
-            v = v.reshape(n, *c.shape)
-        if c.kind != "f":
-            v = v.astype(np.int64) if c.kind == "i" else v > 0.5
-        put(out, c, v)
     return out
 
 

@@ -186,6 +186,8 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         if u is None:  # not a finite float array of the right shape: validate (and raise) slowly
             u = validate_action(action, self._action_shape, self._device, self._dtype)
         packed = self.simulator.step_packed(u)
+        if packed.requires_grad:  # a reset option that requires grad, stepped eagerly
+            packed = packed.detach()
         row = (packed.numpy() if packed.device.type == "cpu" else packed.cpu().numpy())[0]
         layout = self.simulator.layout
         c = layout["observation"]
