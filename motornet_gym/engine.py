@@ -496,7 +496,10 @@ class Simulator:
                 if self.batch_size < PACKED_STATE_MAX_BATCH:
                     self._packer = StatePacker(leaves)
             self._flat = leaves if self._packer is None else self._packer.pack(leaves)
-        action = action.to(device=self.device, dtype=self.dtype).contiguous()  # see above
+        if action.dtype != self.dtype or action.device != self.device:  # see above
+            action = action.to(device=self.device, dtype=self.dtype)
+        if not action.is_contiguous():
+            action = action.contiguous()
         noise = self.draw_noise()
         args = [*self._flat, action, *(t for t in noise if t is not None)]
         if self._frozen is None:
