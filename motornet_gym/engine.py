@@ -500,8 +500,12 @@ class Simulator:
             action = action.to(device=self.device, dtype=self.dtype)
         if not action.is_contiguous():
             action = action.contiguous()
-        noise = self.draw_noise()
-        args = [*self._flat, action, *(t for t in noise if t is not None)]
+        args = [*self._flat, action]
+        if self._draw_action or self._draw_obs:
+            noise = self.draw_noise()
+            args.extend(t for t in noise if t is not None)
+        else:
+            noise = Noise(None, None)
         if self._frozen is None:
             self._frozen = self._freeze(args) or False
             if self._frozen is False:
@@ -511,7 +515,7 @@ class Simulator:
                 return self._pack(new, out), out.truncated
         outs = self._frozen(*args)
         n = len(self._flat)
-        self._flat, self._state = list(outs[:n]), None
+        self._flat, self._state = outs[:n], None
         self._carries_grad = False
         return outs[n], outs[n + 1]
 
