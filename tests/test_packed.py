@@ -229,3 +229,40 @@ def test_motor_env_takes_strided_read_only_and_reversed_arrays_and_grad_options(
     env.reset(seed=0, options={"target": target})
     obs, *_ = env.step(np.full(6, 0.2, np.float32))
     assert obs.dtype == np.float32 and np.isfinite(obs).all()
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_vector_env_packed_steps_match_the_engine_info(compiled):
+    """The vector env's packed step returns what converting the engine's step output would."""
+    if compiled:
+        _requires_compiler()
+    gym = pytest.importorskip("gymnasium")
+    import motornet_gym  # noqa: F401  (registers the ids)
+    from motornet_gym.envs._common import info_to_numpy
+
+    kw = dict(episode_duration=0.05, proprioception_noise=0.01)
+    venv = gym.make_vec(ARM, num_envs=B, compile=compiled, **kw)
+    sim = make_simulator(ARM, batch_size=B, **kw)
+    venv.reset(seed=2)
+    sim.reset(seed=2)
+    for t, u in enumerate(_actions(sim.max_steps, 6, seed=3)):
+        obs, reward, term, trunc, info = venv.step(u.numpy())
+        o, r, te, tr, i = sim.step(u)
+        want = info_to_numpy(i, B)
+        np.testing.assert_allclose(obs, o.numpy(), rtol=1e-5, atol=1e-6)
+        assert obs.dtype == np.float32 and obs.flags.c_contiguous and reward.dtype == np.float64
+        np.testing.assert_allclose(reward, r.numpy(), rtol=1e-5, atol=1e-7)
+        assert term.dtype == trunc.dtype == np.bool_ and not term.any()
+        assert trunc.tolist() == tr.tolist() == [t == sim.max_steps - 1] * B
+        assert set(info) == set(want)
+        for k, w in want.items():
+            got = info[k]
+            if isinstance(w, dict):
+                assert set(got) == set(w)
+                for sub in w:
+                    np.testing.assert_allclose(got[sub], w[sub], rtol=1e-5, atol=1e-6)
+                continue
+            assert got.shape == w.shape and got.dtype.kind == w.dtype.kind, k
+            np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6, err_msg=k)
+    obs, reward, term, trunc, info = venv.step(np.zeros((B, 6), np.float32))  # NEXT_STEP autoreset
+    assert (reward == 0).all() and (info["step"] == 0).all()

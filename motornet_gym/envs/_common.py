@@ -25,6 +25,7 @@ __all__ = [
     "info_row",
     "info_to_numpy",
     "observation_space",
+    "packed_batch_info",
     "packed_row_info",
     "to_numpy",
     "validate_action",
@@ -117,6 +118,26 @@ def packed_row_info(layout: Layout, row: np.ndarray, skip: tuple[str, ...] = ())
                 v = v.reshape(shape)
             if kind != "f":
                 v = v.astype(np.int64) if kind == "i" else v > 0.5
+        if sub is None:
+            out[key] = v
+        else:
+            out[key][sub] = v
+    return out
+
+
+def packed_batch_info(layout: Layout, rows: np.ndarray, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The info dict of every environment from a host copy of packed step rows ``(N, K)``.
+
+    Arrays with the batch first (views of ``rows``, a fresh buffer; ``step`` int64).
+    """
+    out: dict[str, Any] = {key: {} for key in layout.nested}
+    n = rows.shape[0]
+    for key, sub, start, stop, shape, kind in layout.plan(skip):
+        v: Any = rows[:, start] if not shape else rows[:, start:stop]
+        if len(shape) > 1:
+            v = v.reshape(n, *shape)
+        if kind != "f":
+            v = v.astype(np.int64) if kind == "i" else v > 0.5
         if sub is None:
             out[key] = v
         else:

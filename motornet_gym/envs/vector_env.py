@@ -19,6 +19,7 @@ from ._common import (
     frame_from_info,
     info_to_numpy,
     observation_space,
+    packed_batch_info,
     to_numpy,
     validate_action,
 )
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["MotorVectorEnv"]
 
 RENDER_MODES = ("human", "rgb_array")
+_NOT_INFO = ("observation", "reward", "truncated")  # packed columns that are not info entries
 
 
 class MotorVectorEnv(VectorEnv):
@@ -241,6 +243,8 @@ class MotorVectorEnv(VectorEnv):
                 f"sub-environments {ended} have ended and autoreset_mode is DISABLED; call "
                 "reset(options={'reset_mask': mask}) before stepping them again"
             )
+        if not self._any_done and mode is not AutoresetMode.SAME_STEP:
+            return self._step_packed(u)  # nothing is reset in this step (the common case)
         obs, reward, terminated, truncated, info = self.simulator.step_unchecked(u)
         self._elapsed += 1
         if self._cap_steps:
@@ -281,12 +285,30 @@ class MotorVectorEnv(VectorEnv):
             info_np,
         )
 
-    def _finish(
-        self, obs: torch.Tensor, info: dict[str, Any], reset_np: np.ndarray | None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        obs_np = obs.detach().to(device="cpu", dtype=torch.float32).numpy().copy()
-        info_np = info_to_numpy(info, self.num_envs)
+    def _step_packed(
+        self, u: torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """A step that resets nothing, from one host copy of :meth:`Simulator.step_packed`."""
+        sim = self.simulator
+        packed = sim.step_packed(u)
+        rows = (packed.detach() if packed.requires_grad else packed).cpu().numpy()
+        layout = sim.layout
+        c = layout["observation"]
+        obs_np = np.ascontiguousarray(rows[:, c.start : c.stop], dtype=np.float32)
+        reward = rows[:, layout["reward"].start].astype(np.float64)
+        truncated = rows[:, layout["truncated"].start] > 0.5
+        self._elapsed += 1
+        if self._cap_steps:
+            truncated |= to_numpy(self._elapsed >= self.max_episode_steps)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        self._any_done = bool(truncated.any())
+        self._done = torch.from_numpy(truncated.copy()).to(self._device)
+        info_np = packed_batch_info(layout, rows, skip=_NOT_INFO)
         check_finite(obs_np, info_np["step"])
+        self._render_step(info_np, None)
+        return obs_np, reward, terminated, truncated, info_np
+
+    def _render_step(self, info_np: dict[str, Any], reset_np: np.ndarray | None) -> None:
         if self.render_mode is not None:
             self._info = info_np
             if reset_np is not None:
@@ -294,6 +316,14 @@ class MotorVectorEnv(VectorEnv):
             self._trails.append(info_np["fingertip_pos"])
             if self.render_mode == "human":
                 self.render()
+
+    def _finish(
+        self, obs: torch.Tensor, info: dict[str, Any], reset_np: np.ndarray | None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        obs_np = obs.detach().to(device="cpu", dtype=torch.float32).numpy().copy()
+        info_np = info_to_numpy(info, self.num_envs)
+        check_finite(obs_np, info_np["step"])
+        self._render_step(info_np, reset_np)
         return obs_np, info_np
 
     # ------------------------------------------------------------------ render / close
