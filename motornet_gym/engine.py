@@ -221,6 +221,7 @@ class Simulator:
         self._carries_grad = False
         self._fused = self._split = None
         self._frozen: Any = None  # None: not built yet; False: unavailable
+        self._frozen_initial: Any = None  # likewise, for the effector's initial state
         if compile:
             self._compile()
         self.compiled = self._fused is not None or self._split is not None
@@ -285,7 +286,7 @@ class Simulator:
     # ------------------------------------------------------------------ reset
     def _initial(self, batch_size: int, options: Mapping[str, Any] | None) -> SimState:
         task_state = self.task.sample_initial(batch_size, self._generator, options)
-        eff = self.effector.initial_state(task_state.joint_pos)
+        eff = self._initial_effector(task_state.joint_pos)
         vision, length, velocity = self._readings(eff)
         step = torch.zeros(batch_size, dtype=torch.int64, device=self.device)
         hist = eff.joint_pos.new_zeros(batch_size, self.config.action_history, self.action_size)
@@ -301,6 +302,35 @@ class Simulator:
         )
         obs, _ = self._compose(state, self.draw_noise(batch_size))
         return state._replace(observation=obs)
+
+    def _initial_effector(self, joint_pos: torch.Tensor) -> EffectorState:
+        """``effector.initial_state(joint_pos)``, through a frozen graph when compiled.
+
+        ~15 us instead of ~230 us eagerly for arm26 at B = 1 (the validation stays eager); used
+        when no gradient is asked of ``joint_pos``.
+        """
+        if (
+            self._fused is None
+            or self._frozen_initial is False
+            or joint_pos.shape[0] != self.batch_size
+            or (joint_pos.requires_grad and torch.is_grad_enabled())
+        ):
+            return self.effector.initial_state(joint_pos)
+        eff = self.effector
+        q = eff.check_joint_pos(joint_pos).to(device=self.device, dtype=self.dtype).contiguous()
+        if self._frozen_initial is None:
+            example = eff.initial_state_unchecked(q, torch.zeros_like(q))
+            spec = fastpath.tree_spec(example)
+            fn = fastpath.freeze(
+                lambda x: tuple(fastpath.flatten(eff.initial_state_unchecked(x, torch.zeros_like(x)))),
+                [q],
+                self.device,
+                self.batch_size,
+            )
+            self._frozen_initial = False if fn is None else (fn, spec)
+            return example
+        fn, spec = self._frozen_initial
+        return fastpath.unflatten(spec, fn(q))
 
     def _resting_output(self, state: SimState) -> StepOutput:
         """Outputs describing ``state`` itself: cost with a zero action, no load."""

@@ -29,6 +29,7 @@ from .envs._common import (
     frame_from_info,
     info_to_numpy,
     observation_space,
+    packed_batch_info,
     to_numpy,
     validate_action,
 )
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
 
 __all__ = ["make_vec_env"]
+
+_NOT_INFO = ("observation", "reward", "truncated")  # packed step columns that are not info entries
 
 
 def _import_sb3() -> Any:
@@ -158,7 +161,8 @@ def _vec_env_class() -> type:
                 raise ValueError(f"render_envs must be indices in [0, {n_envs}); got {render_envs}")
             self._device, self._dtype = torch.device(sim.device), sim.dtype
             self._actions: torch.Tensor | None = None
-            self._info_t: dict[str, Any] | None = None
+            # The last reset's info (tensors) or step's packed rows (numpy), converted on demand.
+            self._info_t: dict[str, Any] | np.ndarray | None = None
             self._trails = TrailBuffer(self.render_envs)
             self._renderer: LimbRenderer | None = None
             super().__init__(n_envs, observation_space(sim.observation_size), action_space(sim.action_size))
@@ -204,20 +208,29 @@ def _vec_env_class() -> type:
                 raise RuntimeError("call step_async(actions) before step_wait()")
             if self._info_t is None:
                 raise RuntimeError("call reset() before stepping")
-            obs, reward, terminated, truncated, info = self.simulator.step_unchecked(self._actions)
+            # One host copy of every output (Simulator.step_packed); no task terminates, so an
+            # episode ends by truncation only (the engine's ``terminated`` is always False).
+            sim = self.simulator
+            packed = sim.step_packed(self._actions)
             self._actions = None
-            self._info_t = info
-            obs_np = self._observe(obs, info)
-            done_t = terminated | truncated
-            done = to_numpy(done_t)
-            timeout = to_numpy(truncated & ~terminated)
-            infos: list[dict[str, Any]] = [{"TimeLimit.truncated": bool(t)} for t in timeout]
+            rows = (packed.detach() if packed.requires_grad else packed).cpu().numpy()
+            self._info_t = rows
+            layout = sim.layout
+            c = layout["observation"]
+            obs_np = np.ascontiguousarray(rows[:, c.start : c.stop], dtype=np.float32)
+            check_finite(obs_np, rows[:, layout["step"].start])
+            if self.render_mode is not None:
+                tip = layout["fingertip_pos"]
+                self._trails.append(rows[:, tip.start : tip.stop])
+            done = rows[:, layout["truncated"].start] > 0.5
+            infos: list[dict[str, Any]] = [{"TimeLimit.truncated": bool(t)} for t in done]
             if done.any():
                 for i in np.flatnonzero(done):
                     infos[i]["terminal_observation"] = obs_np[i].copy()
-                obs_np = self._observe(self.simulator.reset_where(done_t), None)
+                done_t = torch.from_numpy(done).to(self._device)
+                obs_np = self._observe(sim.reset_where(done_t), None)
                 self._trails.clear(done)
-            return obs_np, to_numpy(reward).astype(np.float32), done, infos
+            return obs_np, rows[:, layout["reward"].start].astype(np.float32), done, infos
 
         def _observe(self, obs: torch.Tensor, info: dict[str, Any] | None) -> np.ndarray:
             obs_np = obs.detach().to(device="cpu", dtype=torch.float32).numpy().copy()
@@ -231,6 +244,11 @@ def _vec_env_class() -> type:
             """The engine info of the last reset or step (numpy, batch first)."""
             if self._info_t is None:
                 raise RuntimeError("call reset() first")
+            return self._info_numpy()
+
+        def _info_numpy(self) -> dict[str, Any]:
+            if isinstance(self._info_t, np.ndarray):
+                return packed_batch_info(self.simulator.layout, self._info_t, _NOT_INFO)
             return info_to_numpy(self._info_t, self.num_envs)
 
         def close(self) -> None:
@@ -245,7 +263,7 @@ def _vec_env_class() -> type:
                 raise RuntimeError("call reset() before rendering")
             if self._renderer is None:
                 self._renderer = LimbRenderer(self.simulator.effector)
-            info = info_to_numpy(self._info_t, self.num_envs)
+            info = self._info_numpy()
             return [
                 self._renderer.draw(frame_from_info(info, i, self._trails.trail(i))) for i in self.render_envs
             ]

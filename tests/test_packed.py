@@ -266,3 +266,20 @@ def test_vector_env_packed_steps_match_the_engine_info(compiled):
             np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6, err_msg=k)
     obs, reward, term, trunc, info = venv.step(np.zeros((B, 6), np.float32))  # NEXT_STEP autoreset
     assert (reward == 0).all() and (info["step"] == 0).all()
+
+
+def test_frozen_initial_state_matches_eager_and_still_validates():
+    _requires_compiler()
+    kw = dict(episode_duration=0.05)
+    eager, comp = (make_simulator(ARM, batch_size=B, compile=c, **kw) for c in (False, True))
+    for seed in (0, 1, 2):  # the first reset builds the frozen graph, the later ones use it
+        eager.reset(seed=seed)
+        comp.reset(seed=seed)
+        for f_c, f_e in zip(fastpath.flatten(comp.state), fastpath.flatten(eager.state), strict=True):
+            torch.testing.assert_close(f_c, f_e, rtol=1e-6, atol=1e-7)
+    assert comp._frozen_initial not in (None, False)
+    bad = torch.tensor([[0.5, 1.0], [9.0, 1.0], [0.5, 1.0]])
+    with pytest.raises(ValueError, match=r"joint_pos'\] must lie within"):  # the task checks first
+        comp.reset(options={"joint_pos": bad})
+    with pytest.raises(ValueError, match=r"joint_pos must lie within .* batch index 1 \(joint 0\)"):
+        comp._initial_effector(bad)  # and the effector's own check runs before the frozen graph

@@ -115,11 +115,20 @@ class Effector(nn.Module):
         Raises:
             ValueError: On a wrong shape, a non-finite value or a position outside the bounds.
         """
-        q = check_batch_tensor("joint_pos", joint_pos, self.dof)
+        q = self.check_joint_pos(joint_pos)
         if joint_vel is None:
             qd = torch.zeros_like(q)
         else:
             qd = check_batch_tensor("joint_vel", joint_vel, self.dof).to(q).expand_as(q)
+        return self.initial_state_unchecked(q, qd)
+
+    def check_joint_pos(self, joint_pos: torch.Tensor) -> torch.Tensor:
+        """``joint_pos`` ``(B, D)`` validated (shape, finite, inside the position bounds).
+
+        Raises:
+            ValueError: Naming the offending batch index and joint.
+        """
+        q = check_batch_tensor("joint_pos", joint_pos, self.dof)
         lb, ub = self.pos_lower_bound.to(q), self.pos_upper_bound.to(q)
         outside = (q < lb) | (q > ub)
         if bool(outside.any()):
@@ -128,10 +137,14 @@ class Effector(nn.Module):
                 f"joint_pos must lie within [{lb.tolist()}, {ub.tolist()}]; got {q[b].tolist()} "
                 f"at batch index {b} (joint {j})"
             )
-        geom = self.geometry(q, qd)
+        return q
+
+    def initial_state_unchecked(self, joint_pos: torch.Tensor, joint_vel: torch.Tensor) -> EffectorState:
+        """:meth:`initial_state` without validation (``(B, D)`` each), free of host syncs."""
+        geom = self.geometry(joint_pos, joint_vel)
         a = torch.full_like(geom.musculotendon_length, self.muscle.min_activation)
         lf = self.muscle.initial_fibre_length(geom)
-        return self.assemble(ContinuousState(q, qd, a, lf), muscle_geometry=geom)
+        return self.assemble(ContinuousState(joint_pos, joint_vel, a, lf), muscle_geometry=geom)
 
     def step(
         self,
