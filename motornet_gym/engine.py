@@ -17,111 +17,21 @@ or not.
 from __future__ import annotations
 
 import copy
-import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
 from . import fastpath
+from .compiled_step import FROZEN_UNCHECKED_MAX_BATCH, MAX_FUSED_STAGES, CompiledStep
 from .dynamics import Effector, EffectorState
-from .packed import Layout, StatePacker, entries_of
-from .sensory import SensoryConfig, delay_steps, fill_delay_line, observation_std, push, std_vector
-from .tasks import Task, TaskState
+from .packed import Layout, entries_of
+from .sensory import delay_steps, fill_delay_line, observation_std, push, std_vector
+from .sim_types import Noise, SimState, SimulatorConfig, StepOutput
+from .tasks import Task
 
-
-@dataclass(frozen=True, kw_only=True)
-class SimulatorConfig(SensoryConfig):
-    """Episode length plus the sensory configuration (see :class:`~motornet_gym.sensory.SensoryConfig`).
-
-    Attributes:
-        episode_duration: s, > 0, a multiple of ``dt`` (1 s, as MotorNet's ``max_ep_duration``).
-    """
-
-    episode_duration: float = 1.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        d = self.episode_duration
-        if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d <= 0:
-            raise ValueError(f"episode_duration must be a finite number > 0 s; got {d!r}")
-
-
-#: Batches below this size give the frozen step its state packed into one tensor per dtype (see
-#: :class:`~motornet_gym.packed.StatePacker`); larger ones pass the state's tensors separately.
-#: Measured, arm26 :meth:`Simulator.step_packed`, one thread (us, packed / separate): B = 1 17.9 /
-#: 24.5, B = 16 21.5 / 26.6, B = 64 25.9 / 29.7, B = 128 33.3 / 36.0, B = 256 46 / 44.
-PACKED_STATE_MAX_BATCH = 256
-
-#: :meth:`Simulator.step_unchecked` runs the frozen step below this batch, the guarded compiled
-#: step (whose info dict refers to the state's own tensors) from it on: at large batches memory
-#: traffic dominates, and the frozen step's packed output doubles the writes. Measured, arm26,
-#: one thread (M env-steps/s, frozen / guarded): B = 1024 7.2 / 7.0, B = 4096 10.8 / 10.7,
-#: B = 16384 6.7 / 8.6. (:meth:`Simulator.step_packed` always runs frozen.)
-FROZEN_UNCHECKED_MAX_BATCH = 8192
-
-#: Most derivative evaluations per step (``n_ministeps x integrator order``) compiled as one graph.
-MAX_FUSED_STAGES = 16
-
-
-class SimState(NamedTuple):
-    """Everything an episode needs, immutable (``B`` envs, ``M`` muscles).
-
-    Attributes:
-        effector: :class:`~motornet_gym.dynamics.EffectorState`.
-        task: :class:`~motornet_gym.tasks.TaskState`.
-        vision: ``(B, Kv + 1, 2)`` m, clean fingertip readings, oldest first (``Kv`` delay steps).
-        proprioception_length: ``(B, Kp + 1, M)`` fibre length / optimal fibre length, oldest first.
-        proprioception_velocity: ``(B, Kp + 1, M)`` fibre velocity / vmax, oldest first.
-        action_history: ``(B, H, M)`` last ``H`` actions clipped to [0, 1], oldest first.
-        step: ``(B,)`` int64 steps taken in the episode.
-        observation: ``(B, O)`` the last observation returned.
-    """
-
-    effector: EffectorState
-    task: TaskState
-    vision: torch.Tensor
-    proprioception_length: torch.Tensor
-    proprioception_velocity: torch.Tensor
-    action_history: torch.Tensor
-    step: torch.Tensor
-    observation: torch.Tensor
-
-
-class Noise(NamedTuple):
-    """Noise samples of one step (``None`` when the std is 0 everywhere).
-
-    Attributes:
-        action: ``(B, M)`` added to the action.
-        observation: ``(B, O)`` added to the observation.
-    """
-
-    action: torch.Tensor | None
-    observation: torch.Tensor | None
-
-
-class StepOutput(NamedTuple):
-    """Outputs of :meth:`Simulator.transition` besides the new state.
-
-    Attributes:
-        observation: ``(B, O)``.
-        cost: ``(B,)`` weighted sum of ``cost_terms``.
-        cost_terms: name -> ``(B,)``.
-        endpoint_load: ``(B, 2)`` N applied during the step.
-        clean_parts: name -> ``(B, n)`` noise-free, undelayed observation parts.
-        desired_pos: ``(B, 2)`` m, where the task wants the fingertip after the step.
-        truncated: ``(B,)`` bool, the step counter has reached ``max_steps``.
-    """
-
-    observation: torch.Tensor
-    cost: torch.Tensor
-    cost_terms: dict[str, torch.Tensor]
-    endpoint_load: torch.Tensor
-    clean_parts: dict[str, torch.Tensor]
-    desired_pos: torch.Tensor
-    truncated: torch.Tensor
+__all__ = ["MAX_FUSED_STAGES", "Noise", "SimState", "Simulator", "SimulatorConfig", "StepOutput"]
 
 
 class Simulator:
@@ -210,35 +120,28 @@ class Simulator:
         self._inv_vmax = (1.0 / muscle.vmax).to(device=device, dtype=dtype)
         self._generator = torch.Generator(device=device)
         self._generator.seed()
-        # The state is held as a SimState, or (after a frozen step) as the frozen step's state
-        # inputs ``_flat``: its leaves, or those packed by ``_packer``; each is derived from the
-        # other on demand.
+        # The state is held as a SimState, or (after a frozen step) in the frozen step's input
+        # form ``_compiled.flat``; the SimState is rebuilt from it on demand.
         self._state: SimState | None = None
-        self._flat: list[torch.Tensor] | None = None
-        self._spec: fastpath.TreeSpec = None
-        self._packer: StatePacker | None = None
         self._layout: Layout | None = None
         self._carries_grad = False
-        self._fused = self._split = None
-        self._frozen: Any = None  # None: not built yet; False: unavailable
-        self._frozen_initial: Any = None  # likewise, for the effector's initial state
-        if compile:
-            self._compile()
-        self.compiled = self._fused is not None or self._split is not None
+        self._compiled = CompiledStep.create(self) if compile else None
+        self.compiled = self._compiled is not None
 
     # ------------------------------------------------------------------ properties
     @property
     def state(self) -> SimState:
         """The current :class:`SimState` (immutable; raises before the first :meth:`reset`)."""
         if self._state is None:
-            if self._flat is None:
+            if self._compiled is None or self._compiled.flat is None:
                 raise RuntimeError("call reset() before reading the state or stepping")
-            leaves = self._flat if self._packer is None else self._packer.unpack(self._flat)
-            self._state = fastpath.unflatten(self._spec, leaves)
+            self._state = self._compiled.materialize()
         return self._state
 
     def _set_state(self, state: SimState) -> None:
-        self._state, self._flat = state, None
+        self._state = state
+        if self._compiled is not None:
+            self._compiled.flat = None
 
     @property
     def layout(self) -> Layout:
@@ -286,7 +189,8 @@ class Simulator:
     # ------------------------------------------------------------------ reset
     def _initial(self, batch_size: int, options: Mapping[str, Any] | None) -> SimState:
         task_state = self.task.sample_initial(batch_size, self._generator, options)
-        eff = self._initial_effector(task_state.joint_pos)
+        q = task_state.joint_pos
+        eff = self.effector.initial_state(q) if self._compiled is None else self._compiled.initial_effector(q)
         vision, length, velocity = self._readings(eff)
         step = torch.zeros(batch_size, dtype=torch.int64, device=self.device)
         hist = eff.joint_pos.new_zeros(batch_size, self.config.action_history, self.action_size)
@@ -302,35 +206,6 @@ class Simulator:
         )
         obs, _ = self._compose(state, self.draw_noise(batch_size))
         return state._replace(observation=obs)
-
-    def _initial_effector(self, joint_pos: torch.Tensor) -> EffectorState:
-        """``effector.initial_state(joint_pos)``, through a frozen graph when compiled.
-
-        ~15 us instead of ~230 us eagerly for arm26 at B = 1 (the validation stays eager); used
-        when no gradient is asked of ``joint_pos``.
-        """
-        if (
-            self._fused is None
-            or self._frozen_initial is False
-            or joint_pos.shape[0] != self.batch_size
-            or (joint_pos.requires_grad and torch.is_grad_enabled())
-        ):
-            return self.effector.initial_state(joint_pos)
-        eff = self.effector
-        q = eff.check_joint_pos(joint_pos).to(device=self.device, dtype=self.dtype).contiguous()
-        if self._frozen_initial is None:
-            example = eff.initial_state_unchecked(q, torch.zeros_like(q))
-            spec = fastpath.tree_spec(example)
-            fn = fastpath.freeze(
-                lambda x: tuple(fastpath.flatten(eff.initial_state_unchecked(x, torch.zeros_like(x)))),
-                [q],
-                self.device,
-                self.batch_size,
-            )
-            self._frozen_initial = False if fn is None else (fn, spec)
-            return example
-        fn, spec = self._frozen_initial
-        return fastpath.unflatten(spec, fn(q))
 
     def _resting_output(self, state: SimState) -> StepOutput:
         """Outputs describing ``state`` itself: cost with a zero action, no load."""
@@ -427,8 +302,7 @@ class Simulator:
             ValueError: On a wrong action shape or a non-finite action (naming step and batch index).
             FloatingPointError: If the simulation diverges (naming step and batch index).
         """
-        if self._state is None and self._flat is None:
-            raise RuntimeError("call reset() before reading the state or stepping")
+        self.state  # noqa: B018  (raises before the first reset)
         action = self._check_action(action)
         out = self.step_unchecked(action)
         # The cost sees the new state undelayed; the observation may show it only d/dt steps later.
@@ -464,15 +338,17 @@ class Simulator:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """:meth:`step` without validating the action (for callers that validated it already)."""
         terminated = torch.zeros(self.batch_size, dtype=torch.bool, device=self.device)
-        if self.batch_size < FROZEN_UNCHECKED_MAX_BATCH and self._frozen_applies(action):
-            packed, truncated = self._step_frozen(action)
+        c = self._compiled
+        if c is not None and self.batch_size < FROZEN_UNCHECKED_MAX_BATCH and c.frozen_applies(action):
+            packed, truncated = c.step_frozen(action)
             layout = self.layout
             info = layout.torch_info(packed, skip=("observation", "reward", "truncated"))
             reward = packed[:, layout["reward"].start]
-            obs = layout["observation"]
-            if self._packer is None:  # the state's leaves: SimState.observation is the last
-                return self._flat[-1], reward, terminated, truncated, info
-            return packed[:, obs.start : obs.stop], reward, terminated, truncated, info
+            obs = c.observation_leaf
+            if obs is None:
+                col = layout["observation"]
+                obs = packed[:, col.start : col.stop]
+            return obs, reward, terminated, truncated, info
         new, out = self._advance(self.state, action, self.draw_noise())
         self._set_state(new)
         return out.observation, -out.cost, terminated, out.truncated, self._info(new, out)
@@ -488,8 +364,8 @@ class Simulator:
             whose columns :attr:`layout` names: ``observation``, ``reward``, ``truncated`` (0 / 1),
             then the info entries of :meth:`step` (``step`` exact as a float).
         """
-        if self._frozen_applies(action):
-            return self._step_frozen(action)[0]
+        if self._compiled is not None and self._compiled.frozen_applies(action):
+            return self._compiled.step_frozen(action)[0]
         new, out = self._advance(self.state, action, self.draw_noise())
         self._set_state(new)
         return self._pack(new, out)
@@ -500,69 +376,6 @@ class Simulator:
         if self._layout is None:
             self._layout = Layout(entries)
         return self._layout.pack(entries, self.dtype)
-
-    # ------------------------------------------------------------------ frozen inference step
-    def _frozen_applies(self, action: torch.Tensor) -> bool:
-        """Whether this step runs through the frozen graph (compiled, fused, no gradient recorded)."""
-        if self._fused is None or self._frozen is False:
-            return False
-        return not (torch.is_grad_enabled() and (action.requires_grad or self._carries_grad))
-
-    def _step_frozen(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Advance through :func:`fastpath.freeze`'s graph; returns the packed output and truncation.
-
-        The graph maps the state's leaves, the action and the drawn noises to the new leaves, the
-        packed output and the truncation flags; it is built on the first call. If inductor cannot
-        compile it (see :func:`fastpath.freeze`), the guarded compiled step is used from then on.
-        """
-        if self._flat is None:
-            state = self.state
-            # The frozen graph was built for dense tensors of the first call's layout and checks
-            # nothing: inputs must match it (a transposed reset option would be read wrongly).
-            leaves = [t.contiguous() for t in fastpath.flatten(state)]
-            # The observation is the last leaf (step_unchecked returns it).
-            if self._spec is None:
-                self._spec = fastpath.tree_spec(state)
-                if self.batch_size < PACKED_STATE_MAX_BATCH:
-                    self._packer = StatePacker(leaves)
-            self._flat = leaves if self._packer is None else self._packer.pack(leaves)
-        if action.dtype != self.dtype or action.device != self.device:  # see above
-            action = action.to(device=self.device, dtype=self.dtype)
-        if not action.is_contiguous():
-            action = action.contiguous()
-        args = [*self._flat, action]
-        if self._draw_action or self._draw_obs:
-            noise = self.draw_noise()
-            args.extend(t for t in noise if t is not None)
-        else:
-            noise = Noise(None, None)
-        if self._frozen is None:
-            self._frozen = self._freeze(args) or False
-            if self._frozen is False:
-                with torch.no_grad():
-                    new, out = self._advance(self.state, action, noise)
-                self._set_state(new)
-                return self._pack(new, out), out.truncated
-        outs = self._frozen(*args)
-        n = len(self._flat)
-        self._flat, self._state = outs[:n], None
-        self._carries_grad = False
-        return outs[n], outs[n + 1]
-
-    def _freeze(self, example: list[torch.Tensor]) -> Any:
-        spec, n, packer = self._spec, len(self._flat or ()), self._packer
-        draw_action, draw_obs = self._draw_action, self._draw_obs
-
-        def step(*xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            rest = iter(xs[n + 1 :])
-            noise = Noise(next(rest) if draw_action else None, next(rest) if draw_obs else None)
-            leaves = xs[:n] if packer is None else packer.unpack(xs[:n])
-            new, out = self.transition(fastpath.unflatten(spec, leaves), xs[n], noise)
-            new_leaves = fastpath.flatten(new)
-            new_flat = new_leaves if packer is None else packer.pack(new_leaves)
-            return (*new_flat, self._pack(new, out), out.truncated)
-
-        return fastpath.freeze(step, example, self.device, self.batch_size)
 
     def transition(self, state: SimState, action: torch.Tensor, noise: Noise) -> tuple[SimState, StepOutput]:
         """The pure step function: ``(state, action, noise) -> (new state, outputs)``.
@@ -615,63 +428,11 @@ class Simulator:
         )
         return new._replace(observation=obs), out
 
-    # ------------------------------------------------------------------ compiled path
-    def _compile(self) -> None:
-        """Set up the compiled step (see the ``compile`` argument); leave it eager without a compiler."""
-        eff = self.effector
-        if eff.n_ministeps * eff.integrator.order <= MAX_FUSED_STAGES:
-            self._fused = fastpath.compile_step(type(self).transition, self.device, self.batch_size)
-        else:
-            begin = fastpath.compile_step(type(self)._begin, self.device, self.batch_size)
-            if begin is not None:
-                self._split = (
-                    begin,
-                    fastpath.compile_step(fastpath.ministep, self.device, self.batch_size),
-                    fastpath.compile_step(type(self)._finish, self.device, self.batch_size),
-                )
-        if self._fused is not None or self._split is not None:
-            kw = {"device": self.device, "dtype": self.dtype}
-            self._zero_noise = Noise(
-                torch.zeros(self.batch_size, self.action_size, **kw),
-                torch.zeros(self.batch_size, self.observation_size, **kw),
-            )
-
     def _advance(self, state: SimState, action: torch.Tensor, noise: Noise) -> tuple[SimState, StepOutput]:
-        """:meth:`transition`, compiled when :attr:`compiled`.
-
-        The compiled graphs are specialised on which inputs require grad, so their pattern is kept
-        fixed: a noise that is off is a zero tensor (adding 0 changes nothing), and when gradients
-        are recorded every floating leaf of the dynamic state requires grad (reset states are
-        wrapped as leaves); otherwise the step runs under ``no_grad``. One compilation then serves
-        the whole episode and later ones.
-        """
-        if not self.compiled:
+        """:meth:`transition`, through the guarded compiled graphs when :attr:`compiled`."""
+        if self._compiled is None:
             return self.transition(state, action, noise)
-        zero = self._zero_noise
-        noise = Noise(
-            zero.action if noise.action is None else noise.action,
-            zero.observation if noise.observation is None else noise.observation,
-        )
-        if torch.is_grad_enabled() and (action.requires_grad or self._carries_grad):
-            self._carries_grad = True
-            return self._run_compiled(_require_grad(state), action, noise)
-        self._carries_grad = False
-        with torch.no_grad():
-            return self._run_compiled(state, action, noise)
-
-    def _run_compiled(
-        self, state: SimState, action: torch.Tensor, noise: Noise
-    ) -> tuple[SimState, StepOutput]:
-        if self._fused is not None:
-            return self._fused(self, state, action, noise)
-        begin, ministep, finish = self._split
-        command, excitation, endpoint_load, joint_load = begin(self, state, action, noise)
-        eff, q = self.effector, state.effector.joint_pos
-        joint_load = q.new_zeros(1, eff.dof) if joint_load is None else joint_load
-        s = state.effector
-        for _ in range(eff.n_ministeps):
-            s = ministep(eff, s, excitation, endpoint_load, joint_load)
-        return finish(self, state, s, command, endpoint_load, noise)
+        return self._compiled.advance(state, action, noise)
 
     def _info(self, state: SimState, out: StepOutput) -> dict[str, Any]:
         eff = state.effector
@@ -715,20 +476,3 @@ def _where(mask: torch.Tensor, new: Any, old: Any) -> Any:
     if isinstance(new, torch.Tensor):
         return torch.where(mask.view((-1,) + (1,) * (new.dim() - 1)), new, old)
     return type(new)(*(_where(mask, n, o) for n, o in zip(new, old, strict=True)))
-
-
-def _require_grad(state: SimState) -> SimState:
-    """``state`` with every floating leaf of its dynamic parts requiring grad (task and step as is).
-
-    See :func:`~motornet_gym.fastpath.with_grad`: the compiled step then always sees the same
-    ``requires_grad`` pattern, from the reset state on.
-    """
-    g = fastpath.with_grad
-    return state._replace(
-        effector=g(state.effector),
-        vision=g(state.vision),
-        proprioception_length=g(state.proprioception_length),
-        proprioception_velocity=g(state.proprioception_velocity),
-        action_history=g(state.action_history),
-        observation=g(state.observation),
-    )

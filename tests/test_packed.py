@@ -75,7 +75,7 @@ def test_compiled_step_packed_matches_eager_step():
     for u in _actions(eager.max_steps, 6, seed=2):
         packed = comp.step_packed(u)
         _columns_equal_step(comp.layout, packed, eager.step(u), exact=False)
-    assert comp._frozen not in (None, False)  # the frozen graph ran
+    assert comp._compiled.frozen not in (None, False)  # the frozen graph ran
 
 
 def test_state_packer_round_trips_mixed_dtypes_and_shapes():
@@ -145,7 +145,7 @@ def test_inductor_failure_falls_back_to_the_guarded_step_with_one_warning(monkey
             sim.step(u)
     msgs = [str(w.message) for w in caught if "frozen inference step" in str(w.message)]
     assert len(msgs) == 1 and "simulated inductor failure" in msgs[0], msgs
-    assert all(s._frozen is False and s.compiled for s in sims)
+    assert all(s._compiled.frozen is False and s.compiled for s in sims)
     eager.reset(seed=0)
     want = eager.step(u)[0]
     torch.testing.assert_close(sims[0].step(u)[0], eager.step(u)[0], rtol=1e-5, atol=1e-6)
@@ -277,9 +277,9 @@ def test_frozen_initial_state_matches_eager_and_still_validates():
         comp.reset(seed=seed)
         for f_c, f_e in zip(fastpath.flatten(comp.state), fastpath.flatten(eager.state), strict=True):
             torch.testing.assert_close(f_c, f_e, rtol=1e-6, atol=1e-7)
-    assert comp._frozen_initial not in (None, False)
+    assert comp._compiled.frozen_initial not in (None, False)
     bad = torch.tensor([[0.5, 1.0], [9.0, 1.0], [0.5, 1.0]])
     with pytest.raises(ValueError, match=r"joint_pos'\] must lie within"):  # the task checks first
         comp.reset(options={"joint_pos": bad})
     with pytest.raises(ValueError, match=r"joint_pos must lie within .* batch index 1 \(joint 0\)"):
-        comp._initial_effector(bad)  # and the effector's own check runs before the frozen graph
+        comp._compiled.initial_effector(bad)  # and the effector's own check runs before the frozen graph

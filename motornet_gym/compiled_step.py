@@ -1,0 +1,254 @@
+"""The compiled forms of a simulator's step (``compile=True``; torch only).
+
+:class:`CompiledStep` belongs to one :class:`~motornet_gym.engine.Simulator` and runs its pure
+:meth:`~motornet_gym.engine.Simulator.transition` in one of two compiled forms
+(:mod:`motornet_gym.fastpath`):
+
+* **guarded** (``torch.compile(fullgraph=True)``) whenever gradients are recorded: one graph for the
+  whole step, or, for effectors with many integration stages (the compliant arm's 50 RK4
+  sub-steps), a begin / one sub-step / finish graph each, because unrolling them makes compilation
+  take many minutes;
+* **frozen** (:func:`~motornet_gym.fastpath.freeze`) for every other step of a fused effector, and
+  for the effector's initial state at reset. Between frozen steps the state stays in the frozen
+  graph's input form (:attr:`CompiledStep.flat`: the state's tensors, or below
+  :data:`PACKED_STATE_MAX_BATCH` those packed one per dtype); the simulator rebuilds its
+  :class:`~motornet_gym.sim_types.SimState` from it only when asked.
+
+It reads and writes the simulator's state and gradient flag directly (a helper of the engine, not
+a public type).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from . import fastpath
+from .dynamics import EffectorState
+from .packed import StatePacker
+from .sim_types import Noise, SimState, StepOutput
+
+if TYPE_CHECKING:
+    from .engine import Simulator
+
+__all__ = ["FROZEN_UNCHECKED_MAX_BATCH", "MAX_FUSED_STAGES", "PACKED_STATE_MAX_BATCH", "CompiledStep"]
+
+#: Batches below this size give the frozen step its state packed into one tensor per dtype (see
+#: :class:`~motornet_gym.packed.StatePacker`); larger ones pass the state's tensors separately.
+#: Measured, arm26 :meth:`Simulator.step_packed`, one thread (us, packed / separate): B = 1 17.9 /
+#: 24.5, B = 16 21.5 / 26.6, B = 64 25.9 / 29.7, B = 128 33.3 / 36.0, B = 256 46 / 44.
+PACKED_STATE_MAX_BATCH = 256
+
+#: :meth:`Simulator.step_unchecked` runs the frozen step below this batch, the guarded compiled
+#: step (whose info dict refers to the state's own tensors) from it on: at large batches memory
+#: traffic dominates, and the frozen step's packed output doubles the writes. Measured, arm26,
+#: one thread (M env-steps/s, frozen / guarded): B = 1024 7.2 / 7.0, B = 4096 10.8 / 10.7,
+#: B = 16384 6.7 / 8.6. (:meth:`Simulator.step_packed` always runs frozen.)
+FROZEN_UNCHECKED_MAX_BATCH = 8192
+
+#: Most derivative evaluations per step (``n_ministeps x integrator order``) compiled as one graph.
+MAX_FUSED_STAGES = 16
+
+
+class CompiledStep:
+    """Guarded and frozen compiled steps of ``sim``; build with :meth:`create`.
+
+    Attributes:
+        fused: Whether the whole step is one graph (else begin / sub-step / finish graphs, and no
+            frozen step).
+        flat: The frozen step's state inputs while the state lives in that form, else ``None``.
+        frozen: The frozen step, ``None`` before its first use, ``False`` if inductor failed on it.
+    """
+
+    def __init__(self, sim: Simulator, fused: Any, split: tuple[Any, Any, Any] | None) -> None:
+        self.sim = sim
+        self._fused, self._split = fused, split
+        self.fused = fused is not None
+        kw = {"device": sim.device, "dtype": sim.dtype}
+        self._zero_noise = Noise(
+            torch.zeros(sim.batch_size, sim.action_size, **kw),
+            torch.zeros(sim.batch_size, sim.observation_size, **kw),
+        )
+        self.flat: list[torch.Tensor] | None = None
+        self._spec: fastpath.TreeSpec = None
+        self.packer: StatePacker | None = None
+        self.frozen: Any = None
+        self.frozen_initial: Any = None  # likewise, for the effector's initial state
+
+    @classmethod
+    def create(cls, sim: Simulator) -> CompiledStep | None:
+        """The compiled step of ``sim``, or ``None`` without a compiler (one warning per process)."""
+        eff, dev, b = sim.effector, sim.device, sim.batch_size
+        if eff.n_ministeps * eff.integrator.order <= MAX_FUSED_STAGES:
+            fused = fastpath.compile_step(type(sim).transition, dev, b)
+            return None if fused is None else cls(sim, fused, None)
+        begin = fastpath.compile_step(type(sim)._begin, dev, b)
+        if begin is None:
+            return None
+        split = (
+            begin,
+            fastpath.compile_step(fastpath.ministep, dev, b),
+            fastpath.compile_step(type(sim)._finish, dev, b),
+        )
+        return cls(sim, None, split)
+
+    # ------------------------------------------------------------------ state representation
+    def materialize(self) -> SimState:
+        """The :class:`SimState` of :attr:`flat` (views of it)."""
+        leaves = self.flat if self.packer is None else self.packer.unpack(self.flat)
+        return fastpath.unflatten(self._spec, leaves)
+
+    @property
+    def observation_leaf(self) -> torch.Tensor | None:
+        """The current observation ``(B, O)`` if the state is held as separate tensors, else None."""
+        if self.flat is None or self.packer is not None:
+            return None
+        return self.flat[-1]  # SimState.observation is the last field
+
+    # ------------------------------------------------------------------ guarded
+    def advance(self, state: SimState, action: torch.Tensor, noise: Noise) -> tuple[SimState, StepOutput]:
+        """:meth:`Simulator.transition` through the guarded graphs.
+
+        The graphs are specialised on which inputs require grad, so their pattern is kept fixed: a
+        noise that is off is a zero tensor (adding 0 changes nothing), and when gradients are
+        recorded every floating leaf of the dynamic state requires grad (reset states are wrapped
+        as leaves); otherwise the step runs under ``no_grad``. One compilation then serves the whole
+        episode and later ones.
+        """
+        sim, zero = self.sim, self._zero_noise
+        noise = Noise(
+            zero.action if noise.action is None else noise.action,
+            zero.observation if noise.observation is None else noise.observation,
+        )
+        if torch.is_grad_enabled() and (action.requires_grad or sim._carries_grad):
+            sim._carries_grad = True
+            return self._run_guarded(_require_grad(state), action, noise)
+        sim._carries_grad = False
+        with torch.no_grad():
+            return self._run_guarded(state, action, noise)
+
+    def _run_guarded(
+        self, state: SimState, action: torch.Tensor, noise: Noise
+    ) -> tuple[SimState, StepOutput]:
+        sim = self.sim
+        if self._fused is not None:
+            return self._fused(sim, state, action, noise)
+        begin, ministep, finish = self._split
+        command, excitation, endpoint_load, joint_load = begin(sim, state, action, noise)
+        eff, q = sim.effector, state.effector.joint_pos
+        joint_load = q.new_zeros(1, eff.dof) if joint_load is None else joint_load
+        s = state.effector
+        for _ in range(eff.n_ministeps):
+            s = ministep(eff, s, excitation, endpoint_load, joint_load)
+        return finish(sim, state, s, command, endpoint_load, noise)
+
+    # ------------------------------------------------------------------ frozen
+    def frozen_applies(self, action: torch.Tensor) -> bool:
+        """Whether this step runs through the frozen graph (fused, no gradient recorded)."""
+        if not self.fused or self.frozen is False:
+            return False
+        return not (torch.is_grad_enabled() and (action.requires_grad or self.sim._carries_grad))
+
+    def step_frozen(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Advance through the frozen graph; returns the packed output and the truncation flags.
+
+        The graph maps the state's inputs, the action and the drawn noises to the new state
+        inputs, the packed output and the truncation flags; it is built on the first call. If
+        inductor cannot compile it (see :func:`fastpath.freeze`), the guarded step is used from then
+        on.
+        """
+        sim = self.sim
+        if self.flat is None:
+            state = sim.state
+            # The frozen graph was built for dense tensors of the first call's layout and checks
+            # nothing: inputs must match it (a transposed reset option would be read wrongly).
+            leaves = [t.contiguous() for t in fastpath.flatten(state)]
+            if self._spec is None:
+                self._spec = fastpath.tree_spec(state)
+                if sim.batch_size < PACKED_STATE_MAX_BATCH:
+                    self.packer = StatePacker(leaves)
+            self.flat = leaves if self.packer is None else self.packer.pack(leaves)
+        if action.dtype != sim.dtype or action.device != sim.device:  # see above
+            action = action.to(device=sim.device, dtype=sim.dtype)
+        if not action.is_contiguous():
+            action = action.contiguous()
+        args = [*self.flat, action]
+        if sim._draw_action or sim._draw_obs:
+            noise = sim.draw_noise()
+            args.extend(t for t in noise if t is not None)
+        else:
+            noise = Noise(None, None)
+        if self.frozen is None:
+            self.frozen = self._freeze(args) or False
+            if self.frozen is False:
+                with torch.no_grad():
+                    new, out = self.advance(sim.state, action, noise)
+                sim._set_state(new)
+                return sim._pack(new, out), out.truncated
+        outs = self.frozen(*args)
+        n = len(self.flat)
+        self.flat, sim._state = outs[:n], None
+        sim._carries_grad = False
+        return outs[n], outs[n + 1]
+
+    def _freeze(self, example: list[torch.Tensor]) -> Any:
+        sim, spec, n, packer = self.sim, self._spec, len(self.flat or ()), self.packer
+        draw_action, draw_obs = sim._draw_action, sim._draw_obs
+
+        def step(*xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            rest = iter(xs[n + 1 :])
+            noise = Noise(next(rest) if draw_action else None, next(rest) if draw_obs else None)
+            leaves = xs[:n] if packer is None else packer.unpack(xs[:n])
+            new, out = sim.transition(fastpath.unflatten(spec, leaves), xs[n], noise)
+            new_leaves = fastpath.flatten(new)
+            new_flat = new_leaves if packer is None else packer.pack(new_leaves)
+            return (*new_flat, sim._pack(new, out), out.truncated)
+
+        return fastpath.freeze(step, example, sim.device, sim.batch_size)
+
+    def initial_effector(self, joint_pos: torch.Tensor) -> EffectorState:
+        """``effector.initial_state(joint_pos)``, through a frozen graph where it can.
+
+        ~15 us instead of ~230 us eagerly for arm26 at B = 1 (the validation stays eager); used
+        for fused effectors when no gradient is asked of ``joint_pos``.
+        """
+        sim, eff = self.sim, self.sim.effector
+        if (
+            not self.fused
+            or self.frozen_initial is False
+            or joint_pos.shape[0] != sim.batch_size
+            or (joint_pos.requires_grad and torch.is_grad_enabled())
+        ):
+            return eff.initial_state(joint_pos)
+        q = eff.check_joint_pos(joint_pos).to(device=sim.device, dtype=sim.dtype).contiguous()
+        if self.frozen_initial is None:
+            example = eff.initial_state_unchecked(q, torch.zeros_like(q))
+            spec = fastpath.tree_spec(example)
+            fn = fastpath.freeze(
+                lambda x: tuple(fastpath.flatten(eff.initial_state_unchecked(x, torch.zeros_like(x)))),
+                [q],
+                sim.device,
+                sim.batch_size,
+            )
+            self.frozen_initial = False if fn is None else (fn, spec)
+            return example
+        fn, spec = self.frozen_initial
+        return fastpath.unflatten(spec, fn(q))
+
+
+def _require_grad(state: SimState) -> SimState:
+    """``state`` with every floating leaf of its dynamic parts requiring grad (task and step as is).
+
+    See :func:`~motornet_gym.fastpath.with_grad`: the compiled step then always sees the same
+    ``requires_grad`` pattern, from the reset state on.
+    """
+    g = fastpath.with_grad
+    return state._replace(
+        effector=g(state.effector),
+        vision=g(state.vision),
+        proprioception_length=g(state.proprioception_length),
+        proprioception_velocity=g(state.proprioception_velocity),
+        action_history=g(state.action_history),
+        observation=g(state.observation),
+    )
