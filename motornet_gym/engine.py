@@ -302,7 +302,8 @@ class Simulator:
             ValueError: On a wrong action shape or a non-finite action (naming step and batch index).
             FloatingPointError: If the simulation diverges (naming step and batch index).
         """
-        self.state  # noqa: B018  (raises before the first reset)
+        if self._state is None and (self._compiled is None or self._compiled.flat is None):
+            raise RuntimeError("call reset() before reading the state or stepping")
         action = self._check_action(action)
         out = self.step_unchecked(action)
         # The cost sees the new state undelayed; the observation may show it only d/dt steps later.
