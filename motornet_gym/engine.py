@@ -246,13 +246,28 @@ class Simulator:
         Raises:
             ValueError: On a bad seed or an unknown or invalid option.
         """
+        self._restart(seed, options)
+        return self.state.observation, self.current_info()
+
+    def reset_packed(self, seed: int | None = None, options: Mapping[str, Any] | None = None) -> torch.Tensor:
+        """:meth:`reset` with its outputs in one tensor, as :meth:`step_packed` packs a step's.
+
+        Returns:
+            ``(B, K)`` with the columns of :attr:`layout`: the first observation and the reset info
+            (as :meth:`current_info`); ``reward`` holds minus the cost of the first state with a
+            zero action, ``truncated`` 0.
+        """
+        self._restart(seed, options)
+        state = self.state
+        return self._pack(state, self._resting_output(state))
+
+    def _restart(self, seed: int | None, options: Mapping[str, Any] | None) -> None:
         if seed is not None:
             if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
                 raise ValueError(f"seed must be an integer >= 0 or None; got {seed!r}")
             self._generator.manual_seed(int(seed))
         self._set_state(fastpath.distinct_leaves(self._initial(self.batch_size, options)))
         self._carries_grad = fastpath.any_requires_grad(self.state)
-        return self.state.observation, self.current_info()
 
     def reset_where(self, mask: torch.Tensor, options: Mapping[str, Any] | None = None) -> torch.Tensor:
         """Restart the episodes where ``mask`` is True, leave the others untouched.

@@ -45,6 +45,10 @@ class Skeleton(nn.Module):
         """Cartesian endpoint position ``(B, 2)`` m and velocity ``(B, 2)`` m/s."""
         raise NotImplementedError
 
+    def fingertip_position(self, joint_pos: torch.Tensor) -> torch.Tensor:
+        """Cartesian endpoint position ``(B, 2)`` m only (cheaper than :meth:`fingertip`)."""
+        return self.fingertip(joint_pos, torch.zeros_like(joint_pos))[0]
+
     def point_kinematics(
         self, joint_pos: torch.Tensor, body: torch.Tensor, coords: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,18 +178,21 @@ class TwoDofArm(Skeleton):
         return torch.stack([a1, a2], dim=-1)
 
     def fingertip(self, joint_pos, joint_vel):  # noqa: D102
+        pos = self.fingertip_position(joint_pos)
+        j11, j12, j21, j22 = self._jacobian(joint_pos)
+        qd1, qd2 = joint_vel[:, 0], joint_vel[:, 1]
+        vel = torch.stack([j11 * qd1 + j12 * qd2, j21 * qd1 + j22 * qd2], dim=-1)
+        return pos, vel
+
+    def fingertip_position(self, joint_pos):  # noqa: D102
         q1, q12 = joint_pos[:, 0], joint_pos[:, 0] + joint_pos[:, 1]
-        pos = torch.stack(
+        return torch.stack(
             [
                 self.l1 * torch.cos(q1) + self.l2 * torch.cos(q12),
                 self.l1 * torch.sin(q1) + self.l2 * torch.sin(q12),
             ],
             dim=-1,
         )
-        j11, j12, j21, j22 = self._jacobian(joint_pos)
-        qd1, qd2 = joint_vel[:, 0], joint_vel[:, 1]
-        vel = torch.stack([j11 * qd1 + j12 * qd2, j21 * qd1 + j22 * qd2], dim=-1)
-        return pos, vel
 
     def point_kinematics(self, joint_pos, body, coords):  # noqa: D102
         # A point with coordinates c in the frame of a bone whose absolute angle is theta and whose

@@ -14,7 +14,6 @@ from ._common import (
     action_space,
     check_finite,
     fast_action,
-    info_row,
     observation_space,
     packed_row_info,
     validate_action,
@@ -156,6 +155,7 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         self._dtype = sim.dtype
         self._action_shape = (sim.action_size,)
         self._info: dict[str, Any] | None = None
+        self._row: np.ndarray | None = None  # host copy of the last packed output
         self._renderer: LimbRenderer | None = None
         self._window: HumanWindow | None = None
         self._trail = TrailBuffer((0,))
@@ -175,8 +175,8 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode; ``seed`` seeds the engine's generator (and ``np_random``)."""
         super().reset(seed=seed)
-        obs, info = self.simulator.reset(seed=seed, options=options)
-        return self._finish(obs, info, reset=True)
+        packed = self.simulator.reset_packed(seed=seed, options=options)
+        return self._finish(packed, reset=True)
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         """Advance by ``dt``; see the class docstring for the action and the outputs."""
@@ -186,9 +186,16 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         if u is None:  # not a finite float array of the right shape: validate (and raise) slowly
             u = validate_action(action, self._action_shape, self._device, self._dtype)
         packed = self.simulator.step_packed(u)
+        obs, info = self._finish(packed, reset=False)
+        row = self._row
+        truncated = bool(row[self.simulator.layout["truncated"].start] > 0.5)
+        return obs, float(row[self.simulator.layout["reward"].start]), False, truncated, info
+
+    def _finish(self, packed: torch.Tensor, *, reset: bool) -> tuple[np.ndarray, dict[str, Any]]:
+        """Observation and info from a packed reset or step output (one host copy)."""
         if packed.requires_grad:  # a reset option that requires grad, stepped eagerly
             packed = packed.detach()
-        row = (packed.numpy() if packed.device.type == "cpu" else packed.cpu().numpy())[0]
+        row = self._row = (packed.numpy() if packed.device.type == "cpu" else packed.cpu().numpy())[0]
         layout = self.simulator.layout
         c = layout["observation"]
         obs = row[c.start : c.stop]
@@ -198,26 +205,12 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         check_finite(obs[None], info["step"])
         self._info = info
         if self.render_mode is not None:
+            if reset:
+                self._trail.clear()
             self._trail.append(info["fingertip_pos"][None])
             if self.render_mode == "human":
                 self.render()
-        truncated = bool(row[layout["truncated"].start] > 0.5)
-        return obs, float(row[layout["reward"].start]), False, truncated, info
-
-    def _finish(
-        self, obs: torch.Tensor, info: dict[str, Any], *, reset: bool
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        obs_np = obs[0].detach().to(device="cpu", dtype=torch.float32).numpy().copy()
-        info_np = info_row(info, 0, 1)
-        check_finite(obs_np[None], info_np["step"])
-        self._info = info_np
-        if self.render_mode is not None:
-            if reset:
-                self._trail.clear()
-            self._trail.append(info_np["fingertip_pos"][None])
-            if self.render_mode == "human":
-                self.render()
-        return obs_np, info_np
+        return obs, info
 
     def render(self) -> np.ndarray | None:
         """Draw the current state.

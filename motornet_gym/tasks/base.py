@@ -181,7 +181,7 @@ class Task(nn.Module):
 
     def fingertip(self, joint_pos: torch.Tensor) -> torch.Tensor:
         """Fingertip position ``(B, 2)`` m of joint configurations ``(B, D)``."""
-        return self.skeleton.fingertip(joint_pos, torch.zeros_like(joint_pos))[0]
+        return self.skeleton.fingertip_position(joint_pos)
 
     def uniform_joint_pos(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """Joint positions ``(B, D)`` drawn uniformly within the effector's position bounds."""

@@ -63,10 +63,11 @@ class Reach(Task):
 
     def _state(self, q0: torch.Tensor, q1: torch.Tensor) -> TaskState:
         b = q0.shape[0]
+        tips = self.fingertip(torch.cat([q0, q1]))  # one batch of small ops instead of two
         return TaskState(
             joint_pos=q0,
-            start=self.fingertip(q0),
-            target=self.fingertip(q1),
+            start=tips[:b],
+            target=tips[b:],
             go_step=torch.zeros(b, dtype=torch.int64, device=q0.device),
             catch=torch.zeros(b, dtype=torch.bool, device=q0.device),
             load=self.no_loads(b),
