@@ -9,8 +9,8 @@
   sub-steps), a begin / one sub-step / finish graph each, because unrolling them makes compilation
   take many minutes;
 * **frozen** (:func:`~motornet_gym.fastpath.freeze`) for every other step of a fused effector, and
-  for the effector's initial state at reset. Between frozen steps the state stays in the frozen
-  graph's input form (:attr:`CompiledStep.flat`: the state's tensors, or below
+  for the first state at reset (after the task's eager sampling). Between frozen steps the state
+  stays in the frozen graph's input form (:attr:`CompiledStep.flat`: the state's tensors, or below
   :data:`PACKED_STATE_MAX_BATCH` those packed one per dtype); the simulator rebuilds its
   :class:`~motornet_gym.sim_types.SimState` from it only when asked.
 
@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from . import fastpath
-from .dynamics import EffectorState
 from .packed import StatePacker
 from .sim_types import Noise, SimState, StepOutput
+from .tasks import TaskState
 
 if TYPE_CHECKING:
     from .engine import Simulator
@@ -74,7 +74,7 @@ class CompiledStep:
         self._spec: fastpath.TreeSpec = None
         self.packer: StatePacker | None = None
         self.frozen: Any = None
-        self.frozen_initial: Any = None  # likewise, for the effector's initial state
+        self.frozen_initial: Any = None  # likewise, for the first state at reset
 
     @classmethod
     def create(cls, sim: Simulator) -> CompiledStep | None:
@@ -207,34 +207,41 @@ class CompiledStep:
 
         return fastpath.freeze(step, example, sim.device, sim.batch_size)
 
-    def initial_effector(self, joint_pos: torch.Tensor) -> EffectorState:
-        """``effector.initial_state(joint_pos)``, through a frozen graph where it can.
+    def initial(self, task_state: TaskState, noise: Noise) -> SimState | None:
+        """:meth:`Simulator.initial_from` through a frozen graph, or ``None`` where it does not apply.
 
-        ~15 us instead of ~230 us eagerly for arm26 at B = 1 (the validation stays eager); used
-        for fused effectors when no gradient is asked of ``joint_pos``.
+        ~40 us instead of ~200 us eagerly for arm26 at B = 1 (the task's sampling and the
+        validation stay eager). Applies to fused effectors at the simulator's batch size when no
+        gradient is asked of the task state (reset options that require grad run eagerly).
         """
-        sim, eff = self.sim, self.sim.effector
+        sim = self.sim
+        leaves = fastpath.flatten(task_state)
         if (
             not self.fused
             or self.frozen_initial is False
-            or joint_pos.shape[0] != sim.batch_size
-            or (joint_pos.requires_grad and torch.is_grad_enabled())
+            or leaves[0].shape[0] != sim.batch_size
+            or (torch.is_grad_enabled() and any(t.requires_grad for t in leaves))
         ):
-            return eff.initial_state(joint_pos)
-        q = eff.check_joint_pos(joint_pos).to(device=sim.device, dtype=sim.dtype).contiguous()
+            return None
+        # Dense inputs of the traced layout (the graph checks nothing; options may be strided).
+        args = [t.contiguous() for t in leaves]
+        if noise.observation is not None:
+            args.append(noise.observation)
         if self.frozen_initial is None:
-            example = eff.initial_state_unchecked(q, torch.zeros_like(q))
-            spec = fastpath.tree_spec(example)
-            fn = fastpath.freeze(
-                lambda x: tuple(fastpath.flatten(eff.initial_state_unchecked(x, torch.zeros_like(x)))),
-                [q],
-                sim.device,
-                sim.batch_size,
-            )
-            self.frozen_initial = False if fn is None else (fn, spec)
-            return example
-        fn, spec = self.frozen_initial
-        return fastpath.unflatten(spec, fn(q))
+            spec_in, n = fastpath.tree_spec(task_state), len(leaves)
+            state = sim.initial_from(task_state, noise)
+            spec_out = fastpath.tree_spec(state)
+
+            def initial(*xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                obs_noise = xs[n] if len(xs) > n else None
+                task = fastpath.unflatten(spec_in, xs[:n])
+                return tuple(fastpath.flatten(sim.initial_from(task, Noise(None, obs_noise))))
+
+            fn = fastpath.freeze(initial, args, sim.device, sim.batch_size)
+            self.frozen_initial = False if fn is None else (fn, spec_out)
+            return state
+        fn, spec_out = self.frozen_initial
+        return fastpath.unflatten(spec_out, fn(*args))
 
 
 def _require_grad(state: SimState) -> SimState:

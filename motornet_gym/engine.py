@@ -29,7 +29,7 @@ from .dynamics import Effector, EffectorState
 from .packed import Layout, entries_of
 from .sensory import delay_steps, fill_delay_line, observation_std, push, std_vector
 from .sim_types import Noise, SimState, SimulatorConfig, StepOutput
-from .tasks import Task
+from .tasks import Task, TaskState
 
 __all__ = ["MAX_FUSED_STAGES", "Noise", "SimState", "Simulator", "SimulatorConfig", "StepOutput"]
 
@@ -189,22 +189,36 @@ class Simulator:
     # ------------------------------------------------------------------ reset
     def _initial(self, batch_size: int, options: Mapping[str, Any] | None) -> SimState:
         task_state = self.task.sample_initial(batch_size, self._generator, options)
-        q = task_state.joint_pos
-        eff = self.effector.initial_state(q) if self._compiled is None else self._compiled.initial_effector(q)
+        self.effector.check_joint_pos(task_state.joint_pos)
+        noise = self.draw_noise(batch_size)
+        if self._compiled is not None:
+            state = self._compiled.initial(task_state, noise)
+            if state is not None:
+                return state
+        return self.initial_from(task_state, noise)
+
+    def initial_from(self, task_state: TaskState, noise: Noise) -> SimState:
+        """The first state of the episodes ``task_state`` describes (pure; no validation).
+
+        Effector at rest activation in ``task_state.joint_pos`` (validated by the caller), delay
+        lines filled with the first readings, no efference copy yet, step 0, and the first
+        observation with ``noise.observation`` added.
+        """
+        b = task_state.joint_pos.shape[0]
+        q = task_state.joint_pos.to(device=self.device, dtype=self.dtype)
+        eff = self.effector.initial_state_unchecked(q, torch.zeros_like(q))
         vision, length, velocity = self._readings(eff)
-        step = torch.zeros(batch_size, dtype=torch.int64, device=self.device)
-        hist = eff.joint_pos.new_zeros(batch_size, self.config.action_history, self.action_size)
         state = SimState(
             effector=eff,
             task=task_state,
             vision=fill_delay_line(vision, self.vision_steps),
             proprioception_length=fill_delay_line(length, self.proprioception_steps),
             proprioception_velocity=fill_delay_line(velocity, self.proprioception_steps),
-            action_history=hist,
-            step=step,
-            observation=eff.joint_pos.new_zeros(batch_size, self.observation_size),
+            action_history=q.new_zeros(b, self.config.action_history, self.action_size),
+            step=torch.zeros(b, dtype=torch.int64, device=self.device),
+            observation=q.new_zeros(b, self.observation_size),
         )
-        obs, _ = self._compose(state, self.draw_noise(batch_size))
+        obs, _ = self._compose(state, noise)
         return state._replace(observation=obs)
 
     def _resting_output(self, state: SimState) -> StepOutput:
