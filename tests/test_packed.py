@@ -231,8 +231,9 @@ def test_motor_env_takes_strided_read_only_and_reversed_arrays_and_grad_options(
     assert obs.dtype == np.float32 and np.isfinite(obs).all()
 
 
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
-def test_vector_env_packed_steps_match_the_engine_info(compiled):
+def test_vector_env_packed_steps_match_the_engine_info(compiled, mode):
     """The vector env's packed step returns what converting the engine's step output would."""
     if compiled:
         _requires_compiler()
@@ -241,13 +242,17 @@ def test_vector_env_packed_steps_match_the_engine_info(compiled):
     from motornet_gym.envs._common import info_to_numpy
 
     kw = dict(episode_duration=0.05, proprioception_noise=0.01)
-    venv = gym.make_vec(ARM, num_envs=B, compile=compiled, **kw)
+    venv = gym.make_vec(ARM, num_envs=B, compile=compiled, autoreset_mode=mode, **kw)
     sim = make_simulator(ARM, batch_size=B, **kw)
     venv.reset(seed=2)
     sim.reset(seed=2)
     for t, u in enumerate(_actions(sim.max_steps, 6, seed=3)):
         obs, reward, term, trunc, info = venv.step(u.numpy())
         o, r, te, tr, i = sim.step(u)
+        if mode == "SameStep" and t == sim.max_steps - 1:  # reset in this step: see final_obs
+            assert trunc.all() and info["_final_obs"].all()
+            np.testing.assert_allclose(np.stack(info["final_obs"]), o.numpy(), rtol=1e-5, atol=1e-6)
+            return
         want = info_to_numpy(i, B)
         np.testing.assert_allclose(obs, o.numpy(), rtol=1e-5, atol=1e-6)
         assert obs.dtype == np.float32 and obs.flags.c_contiguous and reward.dtype == np.float64

@@ -150,6 +150,7 @@ class MotorVectorEnv(VectorEnv):
         self._dtype = sim.dtype
         self._action_shape = (num_envs, sim.action_size)
         self._elapsed = torch.zeros(num_envs, dtype=torch.int64, device=self._device)
+        self._max_elapsed = 0  # max of _elapsed, kept on the host (episodes end by truncation only)
         self._done = torch.zeros(num_envs, dtype=torch.bool, device=self._device)
         self._any_done = False
         self._started = False
@@ -188,6 +189,7 @@ class MotorVectorEnv(VectorEnv):
             super().reset(seed=seed)
             obs, info = self.simulator.reset(seed=seed, options=options or None)
             self._elapsed.zero_()
+            self._max_elapsed = 0
             self._done.zero_()
             self._any_done = False
             self._started = True
@@ -223,6 +225,7 @@ class MotorVectorEnv(VectorEnv):
         """
         obs = self.simulator.reset_where(mask, options)
         self._elapsed.masked_fill_(mask, 0)
+        self._max_elapsed = int(self._elapsed.max())
         fresh = self.simulator.current_info()
         if info is None:
             return obs, fresh
@@ -243,10 +246,15 @@ class MotorVectorEnv(VectorEnv):
                 f"sub-environments {ended} have ended and autoreset_mode is DISABLED; call "
                 "reset(options={'reset_mask': mask}) before stepping them again"
             )
-        if not self._any_done and mode is not AutoresetMode.SAME_STEP:
-            return self._step_packed(u)  # nothing is reset in this step (the common case)
+        # Nothing is reset in this step (the common case): no episode ended on the last one and, in
+        # SAME_STEP mode, none ends on this one (no task terminates; truncation comes at a known step).
+        if not self._any_done and (
+            mode is not AutoresetMode.SAME_STEP or self._max_elapsed + 1 < self.max_episode_steps
+        ):
+            return self._step_packed(u)
         obs, reward, terminated, truncated, info = self.simulator.step_unchecked(u)
         self._elapsed += 1
+        self._max_elapsed += 1
         if self._cap_steps:
             truncated = truncated | (self._elapsed >= self.max_episode_steps)
         extra: dict[str, Any] = {}
@@ -298,6 +306,7 @@ class MotorVectorEnv(VectorEnv):
         reward = rows[:, layout["reward"].start].astype(np.float64)
         truncated = rows[:, layout["truncated"].start] > 0.5
         self._elapsed += 1
+        self._max_elapsed += 1
         if self._cap_steps:
             truncated |= to_numpy(self._elapsed >= self.max_episode_steps)
         terminated = np.zeros(self.num_envs, dtype=bool)
