@@ -73,7 +73,12 @@ class Layout:
     def pack(self, entries: Sequence[Entry], dtype: torch.dtype) -> torch.Tensor:
         """``(B, K)`` in ``dtype``: the entries' values, flattened per environment, side by side."""
         b = entries[0][2].shape[0]
-        return torch.cat([t.reshape(b, -1).to(dtype) for _, _, t in entries], dim=1)
+        parts = []
+        for _, _, t in entries:  # no-op reshapes and casts skipped: this runs eagerly at resets
+            if t.dim() != 2:
+                t = t.reshape(b, -1)
+            parts.append(t if t.dtype == dtype else t.to(dtype))
+        return torch.cat(parts, dim=1)
 
     def torch_info(self, packed: torch.Tensor, skip: Sequence[str] = ()) -> dict[str, Any]:
         """Info dict of tensors (views of ``packed`` ``(B, K)`` for float columns)."""
