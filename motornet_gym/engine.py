@@ -26,7 +26,7 @@ import torch
 from . import fastpath
 from .compiled_step import FROZEN_UNCHECKED_MAX_BATCH, MAX_FUSED_STAGES, CompiledStep
 from .dynamics import Effector, EffectorState
-from .packed import Layout, entries_of
+from .packed import OUTPUTS, Layout, entries_of
 from .sensory import delay_steps, fill_delay_line, observation_std, push, std_vector
 from .sim_types import Noise, SimState, SimulatorConfig, StepOutput
 from .tasks import Task, TaskState
@@ -372,7 +372,7 @@ class Simulator:
         if c is not None and self.batch_size < FROZEN_UNCHECKED_MAX_BATCH and c.frozen_applies(action):
             packed, truncated = c.step_frozen(action)
             layout = self.layout
-            info = layout.torch_info(packed, skip=("observation", "reward", "truncated"))
+            info = layout.torch_info(packed, skip=OUTPUTS)
             reward = packed[:, layout["reward"].start]
             obs = c.observation_leaf
             if obs is None:
@@ -401,8 +401,8 @@ class Simulator:
         return self._pack(new, out)
 
     def _pack(self, new: SimState, out: StepOutput) -> torch.Tensor:
-        entries = [("observation", None, out.observation), ("reward", None, -out.cost),
-                   ("truncated", None, out.truncated), *entries_of(self._info(new, out))]  # fmt: skip
+        outputs = zip(OUTPUTS, (out.observation, -out.cost, out.truncated), strict=True)
+        entries = [(name, None, t) for name, t in outputs] + entries_of(self._info(new, out))
         if self._layout is None:
             self._layout = Layout(entries)
         return self._layout.pack(entries, self.dtype)

@@ -158,15 +158,9 @@ def ministep(
     return effector.integrator.step(effector, state, excitation, endpoint_load, joint_load, effector.minidt)
 
 
-def _leaves(tree: Any) -> list[torch.Tensor]:
-    if isinstance(tree, torch.Tensor):
-        return [tree]
-    return [leaf for t in tree for leaf in _leaves(t)]
-
-
 def any_requires_grad(tree: Any) -> bool:
     """Whether any tensor of a (nested) NamedTuple requires grad."""
-    return any(t.requires_grad for t in _leaves(tree))
+    return any(t.requires_grad for t in flatten(tree))
 
 
 def distinct_leaves(tree: F) -> F:

@@ -18,7 +18,10 @@ from typing import Any, NamedTuple
 
 import torch
 
-__all__ = ["Column", "Layout", "StatePacker", "entries_of"]
+__all__ = ["OUTPUTS", "Column", "Layout", "StatePacker", "entries_of"]
+
+#: The packed columns that are step outputs rather than info entries (they come first).
+OUTPUTS = ("observation", "reward", "truncated")
 
 
 class Column(NamedTuple):

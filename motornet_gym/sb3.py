@@ -30,6 +30,7 @@ from .envs._common import (
     info_to_numpy,
     observation_space,
     packed_batch_info,
+    to_host,
     to_numpy,
     validate_action,
 )
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
 
 __all__ = ["make_vec_env"]
-
-_NOT_INFO = ("observation", "reward", "truncated")  # packed step columns that are not info entries
 
 
 def _import_sb3() -> Any:
@@ -211,18 +210,15 @@ def _vec_env_class() -> type:
             # One host copy of every output (Simulator.step_packed); no task terminates, so an
             # episode ends by truncation only (the engine's ``terminated`` is always False).
             sim = self.simulator
-            packed = sim.step_packed(self._actions)
+            packed = sim.step_packed(self._actions)  # (the first step fixes the layout)
+            host = to_host(sim.layout, packed)
             self._actions = None
-            rows = (packed.detach() if packed.requires_grad else packed).cpu().numpy()
-            self._info_t = rows
-            layout = sim.layout
-            c = layout["observation"]
-            obs_np = np.ascontiguousarray(rows[:, c.start : c.stop], dtype=np.float32)
+            self._info_t = rows = host.rows
+            layout, obs_np, done = sim.layout, host.observation, host.truncated
             check_finite(obs_np, rows[:, layout["step"].start])
             if self.render_mode is not None:
                 tip = layout["fingertip_pos"]
                 self._trails.append(rows[:, tip.start : tip.stop])
-            done = rows[:, layout["truncated"].start] > 0.5
             infos: list[dict[str, Any]] = [{"TimeLimit.truncated": bool(t)} for t in done]
             if done.any():
                 for i in np.flatnonzero(done):
@@ -230,7 +226,7 @@ def _vec_env_class() -> type:
                 done_t = torch.from_numpy(done).to(self._device)
                 obs_np = self._observe(sim.reset_where(done_t), None)
                 self._trails.clear(done)
-            return obs_np, rows[:, layout["reward"].start].astype(np.float32), done, infos
+            return obs_np, host.reward.astype(np.float32), done, infos
 
         def _observe(self, obs: torch.Tensor, info: dict[str, Any] | None) -> np.ndarray:
             obs_np = obs.detach().to(device="cpu", dtype=torch.float32).numpy().copy()
@@ -248,7 +244,7 @@ def _vec_env_class() -> type:
 
         def _info_numpy(self) -> dict[str, Any]:
             if isinstance(self._info_t, np.ndarray):
-                return packed_batch_info(self.simulator.layout, self._info_t, _NOT_INFO)
+                return packed_batch_info(self.simulator.layout, self._info_t)
             return info_to_numpy(self._info_t, self.num_envs)
 
         def close(self) -> None:

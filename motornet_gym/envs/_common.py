@@ -7,26 +7,27 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from gymnasium import spaces
 
-from ..packed import Layout
+from ..packed import OUTPUTS, Layout
 from .rendering import LimbFrame
 
 __all__ = [
+    "HostStep",
     "TrailBuffer",
     "action_space",
     "check_finite",
     "fast_action",
     "frame_from_info",
-    "info_row",
     "info_to_numpy",
     "observation_space",
     "packed_batch_info",
     "packed_row_info",
+    "to_host",
     "to_numpy",
     "validate_action",
 ]
@@ -100,14 +101,43 @@ def fast_action(
     return t if t.dtype == dtype and device.type == "cpu" else t.to(device=device, dtype=dtype)
 
 
-def packed_row_info(layout: Layout, row: np.ndarray, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+class HostStep(NamedTuple):
+    """A packed step (or reset) output copied to the host once, with its outputs split off.
+
+    Attributes:
+        rows: ``(N, K)`` the whole copy, engine dtype (info columns are read from it).
+        observation: ``(N, O)`` float32, C-contiguous.
+        reward: ``(N,)`` engine dtype.
+        truncated: ``(N,)`` bool.
+    """
+
+    rows: np.ndarray
+    observation: np.ndarray
+    reward: np.ndarray
+    truncated: np.ndarray
+
+
+def to_host(layout: Layout, packed: torch.Tensor) -> HostStep:
+    """One host copy of ``packed`` ``(N, K)`` (see :meth:`Simulator.step_packed`), split."""
+    rows = (packed.detach() if packed.requires_grad else packed).cpu().numpy()
+    c = layout["observation"]
+    return HostStep(
+        rows,
+        np.ascontiguousarray(rows[:, c.start : c.stop], dtype=np.float32),
+        rows[:, layout["reward"].start],
+        rows[:, layout["truncated"].start] > 0.5,
+    )
+
+
+def packed_row_info(layout: Layout, row: np.ndarray) -> dict[str, Any]:
     """The info dict of one environment from a host copy of a packed step row ``(K,)``.
 
     Array entries are views of ``row`` (a fresh buffer the engine keeps no reference to); scalars
-    are numpy scalars (``step`` ``np.int64``). Hot: every single-env step runs it.
+    are numpy scalars (``step`` ``np.int64``). Hot: every single-env step runs it, so it is not
+    written as :func:`packed_batch_info` of one row (that would build each entry twice).
     """
     out: dict[str, Any] = {key: {} for key in layout.nested}
-    for key, sub, start, stop, shape, kind in layout.plan(skip):
+    for key, sub, start, stop, shape, kind in layout.plan(OUTPUTS):
         if not shape:
             v: Any = (
                 row[start] if kind == "f" else (np.int64(row[start]) if kind == "i" else row[start] > 0.5)
@@ -125,14 +155,14 @@ def packed_row_info(layout: Layout, row: np.ndarray, skip: tuple[str, ...] = ())
     return out
 
 
-def packed_batch_info(layout: Layout, rows: np.ndarray, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+def packed_batch_info(layout: Layout, rows: np.ndarray) -> dict[str, Any]:
     """The info dict of every environment from a host copy of packed step rows ``(N, K)``.
 
     Arrays with the batch first (views of ``rows``, a fresh buffer; ``step`` int64).
     """
     out: dict[str, Any] = {key: {} for key in layout.nested}
     n = rows.shape[0]
-    for key, sub, start, stop, shape, kind in layout.plan(skip):
+    for key, sub, start, stop, shape, kind in layout.plan(OUTPUTS):
         v: Any = rows[:, start] if not shape else rows[:, start:stop]
         if len(shape) > 1:
             v = v.reshape(n, *shape)
@@ -181,25 +211,6 @@ def info_to_numpy(info: Mapping[str, Any], batch_size: int) -> dict[str, Any]:
         if arr.ndim == 0 or arr.shape[0] != batch_size:
             arr = np.broadcast_to(arr, (batch_size, *arr.shape)).copy()
         out[key] = arr
-    return out
-
-
-def info_row(info: Mapping[str, Any], index: int, batch_size: int) -> dict[str, Any]:
-    """Row ``index`` of a (nested) engine info dict, as numpy copies (0-d rows become scalars)."""
-    out: dict[str, Any] = {}
-    for key, value in info.items():
-        if isinstance(value, torch.Tensor):
-            if value.dim() >= 1 and value.shape[0] == batch_size:
-                value = value[index]
-            arr = to_numpy(value)
-            out[key] = arr[()] if arr.ndim == 0 else arr
-        elif isinstance(value, np.ndarray):
-            v = value[index] if value.ndim >= 1 and value.shape[0] == batch_size else value
-            out[key] = np.array(v)[()] if np.ndim(v) == 0 else np.array(v)
-        elif isinstance(value, Mapping):
-            out[key] = info_row(value, index, batch_size)
-        else:
-            out[key] = value
     return out
 
 

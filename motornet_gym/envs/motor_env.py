@@ -10,12 +10,14 @@ import torch
 
 from ..registry import make_simulator
 from ._common import (
+    HostStep,
     TrailBuffer,
     action_space,
     check_finite,
     fast_action,
     observation_space,
     packed_row_info,
+    to_host,
     validate_action,
 )
 from .rendering import HumanWindow, LimbFrame, LimbRenderer
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["MotorEnv"]
 
 RENDER_MODES = ("human", "rgb_array")
-_NOT_INFO = ("observation", "reward", "truncated")  # packed columns that are not info entries
 
 
 class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -155,7 +156,6 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         self._dtype = sim.dtype
         self._action_shape = (sim.action_size,)
         self._info: dict[str, Any] | None = None
-        self._row: np.ndarray | None = None  # host copy of the last packed output
         self._renderer: LimbRenderer | None = None
         self._window: HumanWindow | None = None
         self._trail = TrailBuffer((0,))
@@ -175,8 +175,8 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode; ``seed`` seeds the engine's generator (and ``np_random``)."""
         super().reset(seed=seed)
-        packed = self.simulator.reset_packed(seed=seed, options=options)
-        return self._finish(packed, reset=True)
+        host = self._finish(self.simulator.reset_packed(seed=seed, options=options), reset=True)
+        return host.observation[0], self._info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         """Advance by ``dt``; see the class docstring for the action and the outputs."""
@@ -185,24 +185,14 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         u = fast_action(action, self._action_shape, self._device, self._dtype)
         if u is None:  # not a finite float array of the right shape: validate (and raise) slowly
             u = validate_action(action, self._action_shape, self._device, self._dtype)
-        packed = self.simulator.step_packed(u)
-        obs, info = self._finish(packed, reset=False)
-        row = self._row
-        truncated = bool(row[self.simulator.layout["truncated"].start] > 0.5)
-        return obs, float(row[self.simulator.layout["reward"].start]), False, truncated, info
+        host = self._finish(self.simulator.step_packed(u), reset=False)
+        return host.observation[0], float(host.reward[0]), False, bool(host.truncated[0]), self._info
 
-    def _finish(self, packed: torch.Tensor, *, reset: bool) -> tuple[np.ndarray, dict[str, Any]]:
-        """Observation and info from a packed reset or step output (one host copy)."""
-        if packed.requires_grad:  # a reset option that requires grad, stepped eagerly
-            packed = packed.detach()
-        row = self._row = (packed.numpy() if packed.device.type == "cpu" else packed.cpu().numpy())[0]
-        layout = self.simulator.layout
-        c = layout["observation"]
-        obs = row[c.start : c.stop]
-        if obs.dtype != np.float32:
-            obs = obs.astype(np.float32)
-        info = packed_row_info(layout, row, skip=_NOT_INFO)
-        check_finite(obs[None], info["step"])
+    def _finish(self, packed: torch.Tensor, *, reset: bool) -> HostStep:
+        """Host copy of a packed reset or step output; sets the info (one host copy in all)."""
+        host = to_host(self.simulator.layout, packed)
+        info = packed_row_info(self.simulator.layout, host.rows[0])
+        check_finite(host.observation, info["step"])
         self._info = info
         if self.render_mode is not None:
             if reset:
@@ -210,7 +200,7 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
             self._trail.append(info["fingertip_pos"][None])
             if self.render_mode == "human":
                 self.render()
-        return obs, info
+        return host
 
     def render(self) -> np.ndarray | None:
         """Draw the current state.

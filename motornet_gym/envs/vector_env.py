@@ -20,6 +20,7 @@ from ._common import (
     info_to_numpy,
     observation_space,
     packed_batch_info,
+    to_host,
     to_numpy,
     validate_action,
 )
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["MotorVectorEnv"]
 
 RENDER_MODES = ("human", "rgb_array")
-_NOT_INFO = ("observation", "reward", "truncated")  # packed columns that are not info entries
 
 
 class MotorVectorEnv(VectorEnv):
@@ -298,13 +298,9 @@ class MotorVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """A step that resets nothing, from one host copy of :meth:`Simulator.step_packed`."""
         sim = self.simulator
-        packed = sim.step_packed(u)
-        rows = (packed.detach() if packed.requires_grad else packed).cpu().numpy()
-        layout = sim.layout
-        c = layout["observation"]
-        obs_np = np.ascontiguousarray(rows[:, c.start : c.stop], dtype=np.float32)
-        reward = rows[:, layout["reward"].start].astype(np.float64)
-        truncated = rows[:, layout["truncated"].start] > 0.5
+        packed = sim.step_packed(u)  # (before reading the layout: the first step fixes it)
+        host = to_host(sim.layout, packed)
+        obs_np, reward, truncated = host.observation, host.reward.astype(np.float64), host.truncated
         self._elapsed += 1
         self._max_elapsed += 1
         if self._cap_steps:
@@ -312,7 +308,7 @@ class MotorVectorEnv(VectorEnv):
         terminated = np.zeros(self.num_envs, dtype=bool)
         self._any_done = bool(truncated.any())
         self._done = torch.from_numpy(truncated.copy()).to(self._device)
-        info_np = packed_batch_info(layout, rows, skip=_NOT_INFO)
+        info_np = packed_batch_info(sim.layout, host.rows)
         check_finite(obs_np, info_np["step"])
         self._render_step(info_np, None)
         return obs_np, reward, terminated, truncated, info_np
