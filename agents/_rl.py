@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+import motornet_gym as mg
 from agents._common import (
     RunLogger,
     StopFlag,
@@ -88,7 +89,9 @@ class RLConfig:
     """Configuration of a stable-baselines3 training run.
 
     Attributes:
-        env_id: Registered environment id.
+        env_id: Registered environment id (training).
+        eval_env_id: Id whose evaluation suite is logged during training (None: env_id); same
+            observation as env_id.
         env_kwargs: Keyword arguments of ``make_simulator`` (delays, noise, episode_duration, ...).
         hyperparams: YAML file of per-env hyperparameters (None: agents/hyperparams/<algo>.yaml).
         hyperparams_override: Top-level entries replacing those of the YAML entry of env_id (same keys).
@@ -116,6 +119,7 @@ class RLConfig:
     algorithm: ClassVar[str] = ""
 
     env_id: str = "motornet/Arm26Reach-v0"
+    eval_env_id: str | None = None
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     hyperparams: str | None = None
     hyperparams_override: dict[str, Any] = field(default_factory=dict)
@@ -224,7 +228,8 @@ class _Run:
         if steps == self.eval_step:
             return
         cfg = self.config
-        self.last_eval = evaluate_controller(self.controller(), cfg.env_id, dict(cfg.env_kwargs))
+        eval_id = cfg.eval_env_id or cfg.env_id
+        self.last_eval = evaluate_controller(self.controller(), eval_id, dict(cfg.env_kwargs))
         self.eval_step = steps
         eps = list(self.model.ep_info_buffer or [])
         ep_rew = float(np.mean([e["r"] for e in eps])) if eps else float("nan")
@@ -307,6 +312,14 @@ def _setup(config: RLConfig) -> tuple[RLConfig, Path | None, Hyperparams, dict[s
 
     config, ckpt = _resolve_resume(config)
     env_id = check_env_id(config.env_id)
+    if config.eval_env_id is not None:
+        train_obs = mg.make_simulator(env_id, **config.env_kwargs).observation_parts
+        eval_obs = mg.make_simulator(check_env_id(config.eval_env_id), **config.env_kwargs).observation_parts
+        if eval_obs != train_obs:
+            raise ValueError(
+                f"eval_env_id {config.eval_env_id!r} must have the observation of env_id {env_id!r} "
+                f"{train_obs}; got {eval_obs}"
+            )
     hp = load_hyperparams(config.algorithm, env_id, config.hyperparams, config.hyperparams_override)
     cls = algorithm_class(config.algorithm)
     meta = json.loads((ckpt / META).read_text()) if ckpt is not None else {}

@@ -47,7 +47,9 @@ class BackpropConfig:
     """Configuration of a backprop (BPTT) training run.
 
     Attributes:
-        env_id: Registered environment id.
+        env_id: Registered environment id (training).
+        eval_env_id: Id whose evaluation suite is logged during training (None: env_id); must have
+            the same observation as env_id (e.g. train with perturbations, evaluate without).
         env_kwargs: Keyword arguments of ``make_simulator`` (delays, noise, task options).
         batch_size: Episodes per gradient step.
         hidden_size: GRU units.
@@ -58,6 +60,7 @@ class BackpropConfig:
         grad_clip: Max global gradient norm (0 disables clipping).
         n_batches: Number of gradient steps (None: until the time budget).
         time_budget_s: Wall-clock budget in seconds (None: until n_batches).
+        hidden_noise: Standard deviation of the GRU's training-time hidden-state noise (sigma_h).
         hidden_l2: Weight of mean squared hidden activity.
         hidden_l2_derivative: Weight of mean squared time derivative of hidden activity (1/s^2 units).
         eval_every: Evaluate on the task's fixed evaluation suite every this many batches.
@@ -78,6 +81,7 @@ class BackpropConfig:
     """
 
     env_id: str = "motornet/Arm26Reach-v0"
+    eval_env_id: str | None = None
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 64
     hidden_size: int = 128
@@ -86,6 +90,7 @@ class BackpropConfig:
     grad_clip: float = 1.0
     n_batches: int | None = 2000
     time_budget_s: float | None = None
+    hidden_noise: float = 0.0
     hidden_l2: float = 0.0
     hidden_l2_derivative: float = 0.0
     eval_every: int = 50
@@ -116,7 +121,7 @@ class BackpropConfig:
         for name in ("lr",):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
-        for name in ("grad_clip", "hidden_l2", "hidden_l2_derivative"):
+        for name in ("grad_clip", "hidden_noise", "hidden_l2", "hidden_l2_derivative"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
         if not 0 < self.lr_final_fraction <= 1:
@@ -193,9 +198,12 @@ def train(config: BackpropConfig) -> dict[str, Any]:
                 f"init_policy must be a GRUPolicy with obs_size {sim.observation_size} for {env_id}; "
                 f"got {type(policy).__name__} with obs_size {getattr(policy, 'obs_size', None)}"
             )
+        policy.hidden_noise = config.hidden_noise
         policy = policy.to(device)
     else:
-        policy = mg.policies.GRUPolicy(sim.observation_size, sim.action_size, config.hidden_size).to(device)
+        policy = mg.policies.GRUPolicy(
+            sim.observation_size, sim.action_size, config.hidden_size, hidden_noise=config.hidden_noise
+        ).to(device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
     start_batch, env_steps, wall_offset = 0, 0, 0.0
     if ckpt is not None:
@@ -204,6 +212,14 @@ def train(config: BackpropConfig) -> dict[str, Any]:
         torch.set_rng_state(ckpt["torch_rng"])
         start_batch, env_steps, wall_offset = ckpt["batch"], ckpt["env_steps"], ckpt["wall_time"]
 
+    eval_id = env_id if config.eval_env_id is None else check_env_id(config.eval_env_id)
+    if eval_id != env_id:
+        probe = mg.make_simulator(eval_id, **config.env_kwargs)
+        if probe.observation_parts != sim.observation_parts:
+            raise ValueError(
+                f"eval_env_id {eval_id!r} must have the observation of env_id {env_id!r} "
+                f"{sim.observation_parts}; got {probe.observation_parts}"
+            )
     eval_kwargs = dict(config.env_kwargs)
     if config.eval_size is not None:
         eval_kwargs["eval_size"] = config.eval_size
@@ -231,7 +247,7 @@ def train(config: BackpropConfig) -> dict[str, Any]:
         )
 
     if ckpt is None:  # the untrained policy: the first point of the learning curve
-        last_eval = evaluate_policy(policy, env_id, eval_kwargs, device=device)
+        last_eval = evaluate_policy(policy, eval_id, eval_kwargs, device=device)
         logger.log({"batch": 0, "env_steps": 0, "wall_time_s": clock(),
                     **{f"eval/{k}": v for k, v in last_eval.items()}}, step=0)  # fmt: skip
     reason = "n_batches"
@@ -275,7 +291,7 @@ def train(config: BackpropConfig) -> dict[str, Any]:
                 **{k: float(v.detach()) for k, v in regs.items()},
             }
             if batch % config.eval_every == 0 or batch == config.n_batches:
-                last_eval = evaluate_policy(policy, env_id, eval_kwargs, device=device)
+                last_eval = evaluate_policy(policy, eval_id, eval_kwargs, device=device)
                 row.update({f"eval/{k}": v for k, v in last_eval.items()})
             logger.log(row, step=batch)
             bar.update(1, cost=row["task_cost"], eval_cm=last_eval.get("final_error_cm", float("nan")))
@@ -286,7 +302,7 @@ def train(config: BackpropConfig) -> dict[str, Any]:
                 break
     bar.close()
     if not last_eval or (batch % config.eval_every != 0 and batch != config.n_batches):
-        last_eval = evaluate_policy(policy, env_id, eval_kwargs, device=device)
+        last_eval = evaluate_policy(policy, eval_id, eval_kwargs, device=device)
         logger.log({"batch": batch, "env_steps": env_steps, "wall_time_s": clock(),
                     **{f"eval/{k}": v for k, v in last_eval.items()}}, step=batch)  # fmt: skip
     save_checkpoint()
@@ -314,4 +330,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-

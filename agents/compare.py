@@ -1,23 +1,28 @@
-"""RL vs backprop on the same task: train, evaluate on the same suite, write a report.
+"""RL vs backprop under one protocol: train, evaluate on the same suites, check the phenomena, report.
 
 Run from the repository root::
 
-    python -m agents.compare --preset quick                 # the README's main job (< 10 min, 2 cores)
-    python -m agents.compare --preset paper --out-dir runs/paper
-    python -m agents.compare --methods backprop,ppo --n-seeds 3 --budget-s 600
+    python -m agents.compare --preset quick          # the README's main job (< 10 min, 2 cores)
+    python -m agents.compare --preset standard       # about an hour: docs/results.md
+    python -m agents.compare --preset paper --executor ray --out-dir runs/paper
+    python -m agents.compare --methods backprop,ppo --n-seeds 3 --backprop-batches 2000 --rl-steps 3000000
     python -m agents.compare --load '{"ppo": ["runs/ppo"]}' --methods ppo   # evaluate existing runs
 
-Each (method, seed) trial trains on ``env_id`` (a centre-out task by default), is evaluated on the
-task's fixed suite, on the perturbation suite (pulse vs no pulse) and in the curl field before and
-after a short adaptation (continued training in the field) and in washout. Everything a trial
-produces is written under ``<out_dir>/trials/<method>/seed<k>/``; a trial whose ``eval.json``
-exists is not redone, and an interrupted training run resumes from its checkpoint, so rerunning
-the same command after an interruption continues where it stopped.
+Each (method, seed) trial trains under the protocol of :mod:`agents.protocol` (noise, delays,
+catch trials, variable go cue, random pulses and loads) for a budget in gradient steps (backprop)
+or environment steps (RL), then is evaluated on the centre-out suite, on the perturbation suite
+(pulse vs no pulse), through the curl-field block design of :mod:`agents.adaptation`
+(NF1 -> FF1 -> NF2 -> FF2) and, for the representation check, a controller trained the same way
+on the point mass. Compilation, evaluation and checkpoints are never charged to a budget; the
+report lists each phase's wall-clock separately. Everything a trial produces is written under
+``<out_dir>/trials/<method>/seed<k>/``; a finished trial is not redone and an interrupted training
+run resumes from its checkpoint, so rerunning the same command continues where it stopped.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import sys
 import time
@@ -29,22 +34,16 @@ import numpy as np
 import torch
 
 import motornet_gym as mg
+from agents import protocol as P
 from agents._common import check_env_id, config_to_dict, parse_config, write_json
-from motornet_gym.analysis import metrics as M
-from motornet_gym.analysis import plots, report
+from agents.adaptation import AdaptationConfig, adapt_backprop, adapt_rl
+from agents.compare_report import build_report, trial_dir
+from motornet_gym.analysis import phenomena as PH
+from motornet_gym.analysis import report
 from motornet_gym.analysis.evaluate import EvaluationRecord, evaluate
 
 METHODS = ("backprop", "ppo", "sac", "recurrent_ppo")
-PRESETS: dict[str, dict[str, Any]] = {
-    # ~6-7 minutes on 2 cores: two methods, one seed, short budgets; every report section present.
-    "quick": {"methods": "backprop,ppo", "n_seeds": 1, "budget_s": 110.0, "adaptation_budget_s": 25.0},
-    # The full comparison: four methods, five seeds, 20 minutes per training run.
-    "paper": {"methods": ",".join(METHODS), "n_seeds": 5, "budget_s": 1200.0, "adaptation_budget_s": 300.0},
-}
-PERTURBATION_ID = "motornet/Arm26Perturbation-v0"
-FORCE_FIELD_ID = "motornet/Arm26ForceField-v0"
-#: Force-field conditions, in the order of the report's columns.
-FF_CONDITIONS = ("null", "before", "after", "washout")
+PRESETS = P.PRESETS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,50 +51,72 @@ class CompareConfig:
     """Configuration of a comparison run.
 
     Attributes:
-        preset: 'quick' or 'paper' (sets methods, n_seeds and budgets; explicit flags win).
-        env_id: Training task (a centre-out family id keeps the perturbation and force-field sections).
-        env_kwargs: Keyword arguments of make_simulator for every environment (noise, delays, ...).
+        preset: 'quick', 'standard' or 'paper' (sets methods, n_seeds and budgets; explicit flags win).
+        env_id: Evaluation task (centre-out family).
+        train_env_id: Training task (same observation as env_id; the protocol adds pulses and loads).
+        env_kwargs: Keyword arguments of make_simulator for every environment (noise, delays, cost).
         methods: Comma-separated methods among backprop, ppo, sac, recurrent_ppo.
         n_seeds: Seeds per method (0 .. n_seeds - 1).
-        budget_s: Wall-clock training budget per trial, s (None: budget_steps only).
-        budget_steps: Environment-step training budget per trial (None: budget_s only).
-        adaptation_budget_s: Training in the curl field after the main training, s (0: skip).
+        backprop_batches: Backprop training budget in gradient steps (64 episodes each).
+        rl_steps: RL training budget in environment steps.
+        adaptation_batches: Batches per curl-field block NF1,FF1,NF2,FF2 ('none': skip the section).
+        adaptation_lr: Adam learning rate of backprop adaptation.
+        rl_adaptation_steps: Environment steps per RL adaptation batch.
+        point_mass_batches: Backprop batches of the point-mass controller (representation check; 0: skip).
+        hidden_noise: Backprop GRU hidden-state noise (sigma_h).
+        hidden_l2: Backprop hidden-activity regulariser weight.
+        hidden_l2_derivative: Backprop hidden-derivative regulariser weight.
+        smoke: Label the report as a smoke test (budgets too small for scientific conclusions).
         load: JSON {method: [run dir per seed]} of trained runs to evaluate instead of training.
         metrics: Comma-separated metrics of the report table (default: all report metrics).
-        out_dir: Output folder (report.md, results.json, metrics.csv, figures/, records/, trials/).
+        out_dir: Output folder (report.md, results.json, metrics.csv, figures/, trials/).
         executor: 'sequential' or 'ray' (Ray Tune, one trial per CPU).
         compile: Use the compiled simulator for backprop training.
-        progress: Show progress bars.
+        progress: Show progress bars (None: when stderr is a terminal).
     """
 
     preset: str | None = None
-    env_id: str = "motornet/Arm26CentreOut-v0"
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    env_id: str = P.EVAL_ENV_ID
+    train_env_id: str = P.TRAIN_ENV_ID
+    env_kwargs: dict[str, Any] = field(default_factory=lambda: dict(P.ENV_KWARGS))
     methods: str = "backprop,ppo"
     n_seeds: int = 1
-    budget_s: float | None = 110.0
-    budget_steps: int | None = None
-    adaptation_budget_s: float = 25.0
+    backprop_batches: int = 600
+    rl_steps: int = 1_000_000
+    adaptation_batches: str = "5,30,15,30"
+    adaptation_lr: float = 1e-4
+    rl_adaptation_steps: int = 4096
+    point_mass_batches: int = 300
+    hidden_noise: float = P.BACKPROP_KWARGS["hidden_noise"]
+    hidden_l2: float = P.BACKPROP_KWARGS["hidden_l2"]
+    hidden_l2_derivative: float = P.BACKPROP_KWARGS["hidden_l2_derivative"]
+    smoke: bool = True
     load: dict[str, Any] = field(default_factory=dict)
     metrics: str = ",".join(report.REPORT_METRICS)
     out_dir: str = "runs/compare"
     executor: str = "sequential"
     compile: bool = True
-    progress: bool = False
+    progress: bool | None = None
 
     def __post_init__(self) -> None:
         if self.preset is not None and self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; expected one of {', '.join(PRESETS)}")
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}; got {self.preset!r}")
         for m in self.method_list():
             if m not in METHODS:
                 raise ValueError(f"unknown method {m!r}; expected any of {', '.join(METHODS)}")
+        if not self.method_list():
+            raise ValueError(f"methods must name at least one of {', '.join(METHODS)}; got {self.methods!r}")
         for m in self.metric_list():
             if m not in report.REPORT_METRICS:
                 raise ValueError(f"unknown metric {m!r}; expected any of {', '.join(report.REPORT_METRICS)}")
-        if not isinstance(self.n_seeds, int) or self.n_seeds < 1:
-            raise ValueError(f"n_seeds must be an integer >= 1; got {self.n_seeds!r}")
-        if self.budget_s is None and self.budget_steps is None and not self.load:
-            raise ValueError("give budget_s or budget_steps (or both); got neither")
+        for name in ("n_seeds", "backprop_batches", "rl_steps", "rl_adaptation_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
+        v = self.point_mass_batches
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"point_mass_batches must be an integer >= 0 (0: skip); got {v!r}")
+        self.adaptation()  # parses and validates adaptation_batches
         if self.executor not in ("sequential", "ray"):
             raise ValueError(f"executor must be 'sequential' or 'ray'; got {self.executor!r}")
         for m, dirs in self.load.items():
@@ -112,12 +133,39 @@ class CompareConfig:
         """The selected report metrics, in order."""
         return [m.strip() for m in self.metrics.split(",") if m.strip()]
 
+    def adaptation(self) -> AdaptationConfig | None:
+        """The curl-field block design, or None when ``adaptation_batches`` is 'none'."""
+        text = str(self.adaptation_batches).strip().lower()
+        if text == "none":
+            return None
+        try:
+            batches = tuple(int(x) for x in text.split(","))
+        except ValueError:
+            batches = ()
+        if len(batches) != 4 or min(batches) < 1:
+            raise ValueError(
+                "adaptation_batches must be four integers >= 1 for the blocks NF1,FF1,NF2,FF2 "
+                f"(or 'none'); got {self.adaptation_batches!r}"
+            )
+        return AdaptationConfig(
+            batches=batches, lr=self.adaptation_lr, rl_chunk_steps=self.rl_adaptation_steps
+        )
+
+    def show_progress(self) -> bool:
+        """Progress bars: as configured, else when stderr is a terminal."""
+        return sys.stderr.isatty() if self.progress is None else bool(self.progress)
+
+    def backprop_regularisers(self) -> dict[str, float]:
+        """The backprop regulariser weights by name."""
+        return {"hidden_l2": self.hidden_l2, "hidden_l2_derivative": self.hidden_l2_derivative}
+
 
 def with_preset(config: CompareConfig, argv: list[str] | None) -> CompareConfig:
     """Apply ``config.preset``, keeping the values given explicitly on the command line."""
     if config.preset is None:
         return config
     given = {a.split("=")[0][2:].replace("-", "_") for a in (argv or sys.argv[1:]) if a.startswith("--")}
+    given |= {g.removeprefix("no_") for g in given}
     values = {k: v for k, v in PRESETS[config.preset].items() if k not in given}
     return dataclasses.replace(config, **values)
 
@@ -126,7 +174,21 @@ def with_preset(config: CompareConfig, argv: list[str] | None) -> CompareConfig:
 def validate(config: CompareConfig) -> None:
     """Every check that can fail, before any training starts."""
     check_env_id(config.env_id)
-    mg.make_simulator(config.env_id, **config.env_kwargs)  # unknown kwargs raise here
+    check_env_id(config.train_env_id)
+    kw = config.env_kwargs
+    ev = mg.make_simulator(config.env_id, **kw)  # unknown kwargs raise here
+    ids = {"train_env_id": config.train_env_id}
+    if any(m != "load" for m in config.method_list()):
+        ids.update(perturbation=P.PERTURBATION_ID, force_field=P.FORCE_FIELD_ID)
+    for name, other in ids.items():
+        parts = mg.make_simulator(other, **kw).observation_parts
+        if parts != ev.observation_parts:
+            raise ValueError(
+                f"{name} {other!r} must have the observation of env_id {config.env_id!r} "
+                f"{ev.observation_parts}; got {parts}"
+            )
+    if config.point_mass_batches > 0:
+        mg.make_simulator(P.POINT_MASS_ID, **kw)
     if any(m != "backprop" for m in config.method_list()):
         try:
             import stable_baselines3  # noqa: F401
@@ -140,9 +202,10 @@ def validate(config: CompareConfig) -> None:
     for method, dirs in config.load.items():
         for d in dirs[: config.n_seeds]:
             meta = _run_metadata(method, Path(d))
-            if meta.get("env_id") != config.env_id:
+            if meta.get("env_id") not in (config.env_id, config.train_env_id):
                 raise ValueError(
-                    f"load[{method!r}]: {d} was trained on {meta.get('env_id')!r}; expected {config.env_id!r}"
+                    f"load[{method!r}]: {d} was trained on {meta.get('env_id')!r}; expected {config.env_id!r} "
+                    f"or {config.train_env_id!r}"
                 )
 
 
@@ -155,17 +218,7 @@ def _run_metadata(method: str, run: Path) -> dict[str, Any]:
     return load_agent(run).metadata
 
 
-def _nanmean(x: Any) -> float:
-    """Mean of the finite values (nan, without a warning, when there are none)."""
-    a = np.asarray(x, dtype=float)
-    return float(a[np.isfinite(a)].mean()) if np.isfinite(a).any() else float("nan")
-
-
 # ----------------------------------------------------------------------------- trials
-def _trial_dir(config: CompareConfig, method: str, seed: int) -> Path:
-    return Path(config.out_dir) / "trials" / method / f"seed{seed}"
-
-
 def _finished(summary_path: Path) -> bool:
     if not summary_path.is_file():
         return False
@@ -176,42 +229,38 @@ class Interrupted(RuntimeError):
     """A training run stopped on SIGINT/SIGTERM after writing its checkpoint."""
 
 
-def _train(method: str, run_dir: Path, env_id: str, config: CompareConfig, seed: int,
-           budget_s: float | None, init: Path | None = None) -> dict[str, Any]:  # fmt: skip
-    """Train (or resume) one run; returns its summary."""
+def _train(method: str, run_dir: Path, env_id: str, config: CompareConfig, seed: int, budget: int) -> dict:
+    """Train (or resume) one run for ``budget`` batches (backprop) or env steps (RL); returns its summary."""
     if _finished(run_dir / "summary.json"):
         return json.loads((run_dir / "summary.json").read_text())
-    steps = config.budget_steps if init is None else None
+    eval_id = config.env_id if env_id == config.train_env_id else None
+    progress = config.show_progress()
     if method == "backprop":
         from agents.backprop import CHECKPOINT, BackpropConfig, train
 
         if (run_dir / CHECKPOINT).is_file():
-            cfg = BackpropConfig(resume=str(run_dir), progress=config.progress, tensorboard=False)
+            cfg = BackpropConfig(resume=str(run_dir), progress=progress, tensorboard=False)
         else:
-            sim = mg.make_simulator(env_id, **config.env_kwargs)
-            n_batches = None if steps is None else max(1, steps // (64 * sim.max_steps))
             cfg = BackpropConfig(
-                env_id=env_id, env_kwargs=dict(config.env_kwargs), n_batches=n_batches,
-                time_budget_s=budget_s, eval_every=25, checkpoint_every=50, seed=seed,
-                out_dir=str(run_dir), compile=config.compile, progress=config.progress, tensorboard=False,
-                init_policy=None if init is None else str(init),
+                env_id=env_id, eval_env_id=eval_id, env_kwargs=dict(config.env_kwargs), n_batches=budget,
+                time_budget_s=None, eval_every=max(1, budget // 12), checkpoint_every=max(1, budget // 6),
+                seed=seed, out_dir=str(run_dir), compile=config.compile, progress=progress, tensorboard=False,
+                hidden_noise=config.hidden_noise, **config.backprop_regularisers(),
             )  # fmt: skip
         summary = train(cfg)
     else:
-        import importlib
-
         mod = importlib.import_module(f"agents.{method}")
         cls = next(v for k, v in vars(mod).items() if k.endswith("Config") and k != "RLConfig")
         from agents._rl import latest_checkpoint
 
         if latest_checkpoint(run_dir) is not None:
-            cfg = cls(resume=str(run_dir), progress=config.progress, tensorboard=False)
+            cfg = cls(resume=str(run_dir), progress=progress, tensorboard=False)
         else:
+            every = max(4096, budget // 12)
             cfg = cls(
-                env_id=env_id, env_kwargs=dict(config.env_kwargs), total_steps=steps or 10**12,
-                time_budget_s=budget_s, eval_every=25_000, checkpoint_every=100_000, seed=seed,
-                out_dir=str(run_dir), progress=config.progress, tensorboard=False,
-                init_from=None if init is None else str(init),
+                env_id=env_id, eval_env_id=eval_id, env_kwargs=dict(config.env_kwargs), total_steps=budget,
+                time_budget_s=None, eval_every=every, checkpoint_every=max(every, budget // 4), seed=seed,
+                out_dir=str(run_dir), progress=progress, tensorboard=False,
             )  # fmt: skip
         summary = mod.train(cfg)
     if summary.get("stopped_by", "").startswith("signal"):
@@ -240,84 +289,138 @@ def _curve(run: Path) -> list[tuple[float, float, float]]:
     return rows
 
 
+def _nanmean(x: Any) -> float:
+    """Mean of the finite values (nan, without a warning, when there are none)."""
+    a = np.asarray(x, dtype=float)
+    return float(a[np.isfinite(a)].mean()) if np.isfinite(a).any() else float("nan")
+
+
+def reach_phenomena(rec: EvaluationRecord) -> dict[str, float]:
+    """Per-seed values of the reach checks: means over the non-catch trials of a record."""
+    keep = ~np.asarray(rec.catch, dtype=bool)
+    m = PH.reach_measures(
+        rec.fingertip_pos[:, keep], rec.start[keep], rec.target[keep], rec.go_step[keep], rec.dt
+    )
+    return {k: float(np.mean(v)) for k, v in m.items()}
+
+
+def pulse_onset(pert: EvaluationRecord, base: EvaluationRecord) -> int:
+    """Sample index (in ``fingertip_pos``, whose sample 0 is the initial state) where the pulse starts."""
+    on = np.flatnonzero(np.abs(pert.endpoint_load - base.endpoint_load).sum(-1).max(1) > 0)
+    return int(on[0]) + 1 if on.size else 0
+
+
+def feedback_phenomena(pert: EvaluationRecord, base: EvaluationRecord) -> dict[str, float]:
+    """Return time after the pulse (a trial that never returns counts as the rest of the trial)."""
+    onset = pulse_onset(pert, base)
+    t = PH.return_times(pert.fingertip_pos, base.fingertip_pos, pert.dt, onset)
+    censored = (pert.fingertip_pos.shape[0] - onset) * pert.dt
+    return {"return_time_s": float(np.mean(np.where(np.isfinite(t), t, censored))),
+            "returned_fraction": float(np.isfinite(t).mean())}  # fmt: skip
+
+
+def _representation(rec: EvaluationRecord) -> dict[str, Any]:
+    if rec.hidden is None:
+        return {}
+    keep = ~np.asarray(rec.catch, dtype=bool)
+    d = rec.target[keep] - rec.start[keep]
+    pd = PH.preferred_directions(rec.hidden[:, keep], rec.go_step[keep], np.arctan2(d[:, 1], d[:, 0]), rec.dt)
+    return {**PH.bimodality(pd), "pd": pd.tolist()}
+
+
+class _Phases:
+    """Wall-clock of each phase of a trial, s (never part of a budget)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+
 def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
-    """Train (unless loaded), adapt, evaluate and save one (method, seed) trial; returns its summary."""
-    tdir = _trial_dir(config, method, seed)
+    """Train (unless loaded), evaluate, adapt and save one (method, seed) trial; returns its summary."""
+    tdir = trial_dir(config, method, seed)
     if (tdir / "eval.json").is_file():
         return json.loads((tdir / "eval.json").read_text())
     tdir.mkdir(parents=True, exist_ok=True)
+    phase = _Phases()
+    kw = dict(config.env_kwargs)
+    budget = config.backprop_batches if method == "backprop" else config.rl_steps
     if method in config.load:
         train_dir = Path(config.load[method][seed])
+        summary: dict[str, Any] = {}
     else:
         train_dir = tdir / "train"
-        _train(method, train_dir, config.env_id, config, seed, config.budget_s)
+        summary = phase("train", _train, method, train_dir, config.train_env_id, config, seed, budget)
     ctrl = _controller(method, train_dir)
-    kw = dict(config.env_kwargs)
+    recs = {"main": phase("evaluation", evaluate, ctrl, config.env_id, env_kwargs=kw)}
+    recs["pert"] = phase("evaluation", evaluate, ctrl, P.PERTURBATION_ID, env_kwargs=kw)
+    recs["pert_none"] = phase(
+        "evaluation", evaluate, ctrl, P.PERTURBATION_ID, env_kwargs={**kw, "eval_pulse_magnitude": 0.0}
+    )
+    values = {**reach_phenomena(recs["main"]), **feedback_phenomena(recs["pert"], recs["pert_none"])}
+    rep = _representation(recs["main"])
+    if rep:
+        values["pd_bimodal_arm"] = rep["bimodal"]
+    out: dict[str, Any] = {
+        "method": method, "seed": seed, "metrics": recs["main"].summary(), "curve": _curve(train_dir),
+        "env_steps": summary.get("env_steps"), "batches": summary.get("batches"),
+        "perturbation": {"max_deviation_cm": 100 * _nanmean(_max_dev(recs["pert"], recs["pert_none"])),
+                         "time_to_return_s": values["return_time_s"],
+                         "returned_fraction": values["returned_fraction"]},
+        "representation": {"arm": rep},
+    }  # fmt: skip
+    adaptation = config.adaptation()
+    if adaptation is not None:
+        if method == "backprop":
+            src = train_dir / "policy.pt" if train_dir.is_dir() else train_dir
+            dev, ff_recs, _ = phase(
+                "adaptation", adapt_backprop, src, kw, adaptation, seed,
+                config.backprop_regularisers(), config.compile,
+            )  # fmt: skip
+        else:
+            dev, ff_recs, _ = phase("adaptation", adapt_rl, train_dir, kw, adaptation, seed)
+        recs.update({f"ff_{k}": v for k, v in ff_recs.items()})
+        out["adaptation"] = dev
+        values.update(PH.curl_field_measures(dev))
+        out["force_field"] = {c: float(np.mean(dev[b][:1])) for c, b in
+                              (("null", "NF1"), ("before", "FF1"), ("washout", "NF2"), ("relearn", "FF2"))}  # fmt: skip
+        out["force_field"]["after"] = float(np.mean(dev["FF1"][-max(1, len(dev["FF1"]) // 10) :]))
+    if config.point_mass_batches > 0 and method == "backprop":
+        pm_dir = tdir / "point_mass"
+        phase("point_mass", _train, method, pm_dir, P.POINT_MASS_ID, config, seed, config.point_mass_batches)
+        pm = phase("evaluation", evaluate, _controller(method, pm_dir), P.POINT_MASS_ID, env_kwargs=kw)
+        recs["point_mass"] = pm
+        out["representation"]["point_mass"] = _representation(pm)
+        values["pd_bimodal_point_mass"] = out["representation"]["point_mass"]["bimodal"]
+    out["phenomena"] = values
+    out["phases_s"] = phase.seconds
     rec_dir = tdir / "records"
     rec_dir.mkdir(exist_ok=True)
-    recs = {"main": evaluate(ctrl, config.env_id, env_kwargs=kw)}
-    out: dict[str, Any] = {"method": method, "seed": seed, "metrics": recs["main"].summary(),
-                           "curve": _curve(train_dir)}  # fmt: skip
-    same_obs = _same_observation(config.env_id, PERTURBATION_ID, kw)
-    if same_obs:
-        recs["pert"] = evaluate(ctrl, PERTURBATION_ID, env_kwargs=kw)
-        recs["pert_none"] = evaluate(
-            ctrl, PERTURBATION_ID, env_kwargs={**kw, "eval_pulse_magnitude": 0.0}
-        )
-        out["perturbation"] = _perturbation_summary(recs["pert"], recs["pert_none"])
-        recs["ff_null"] = evaluate(ctrl, FORCE_FIELD_ID, env_kwargs={**kw, "field_strength": 0.0})
-        recs["ff_before"] = evaluate(ctrl, FORCE_FIELD_ID, env_kwargs=kw)
-        if config.adaptation_budget_s > 0 and method not in config.load:
-            src = train_dir / "policy.pt" if method == "backprop" else train_dir
-            adapt_dir = tdir / "adapt"
-            _train(method, adapt_dir, FORCE_FIELD_ID, config, seed, config.adaptation_budget_s, init=src)
-            adapted = _controller(method, adapt_dir)
-            recs["ff_after"] = evaluate(adapted, FORCE_FIELD_ID, env_kwargs=kw)
-            recs["ff_washout"] = evaluate(
-                adapted, FORCE_FIELD_ID, env_kwargs={**kw, "field_strength": 0.0}
-            )
-        out["force_field"] = {
-            k.removeprefix("ff_"): _nanmean(_signed_deviation(r))
-            for k, r in recs.items()
-            if k.startswith("ff_")
-        }
     for name, rec in recs.items():
         rec.save(rec_dir / f"{name}.npz")
     write_json(tdir / "eval.json", report._clean(out))
     return out
 
 
-def _same_observation(a: str, b: str, kw: dict[str, Any]) -> bool:
-    return mg.make_simulator(a, **kw).observation_parts == mg.make_simulator(b, **kw).observation_parts
-
-
-def _perturbation_summary(
-    pert: EvaluationRecord, base: EvaluationRecord
-) -> dict[str, float]:
-    on = np.flatnonzero(np.abs(pert.endpoint_load - base.endpoint_load).sum(-1).max(1) > 0)
-    onset = int(on[0]) if on.size else 0
-    resp = M.perturbation_response(pert.fingertip_pos, base.fingertip_pos, pert.dt, onset)
-    return {"max_deviation_cm": float(100 * np.nanmean(resp.max_deviation)),
-            "time_to_return_s": _nanmean(resp.time_to_return)}  # fmt: skip
-
-
-def _signed_deviation(rec: EvaluationRecord) -> np.ndarray:
-    """Signed maximum lateral deviation (cm) of each non-catch trial (nan on catch trials)."""
-    dev = 100 * np.asarray(M.signed_max_deviation(rec.fingertip_pos, rec.start, rec.target), dtype=float)
-    return np.where(rec.catch, np.nan, dev)
+def _max_dev(pert: EvaluationRecord, base: EvaluationRecord) -> np.ndarray:
+    onset = pulse_onset(pert, base)
+    return np.linalg.norm(pert.fingertip_pos[onset:] - base.fingertip_pos[onset:], axis=-1).max(0)
 
 
 # ----------------------------------------------------------------------------- executors
 def _run_sequential(config: CompareConfig, trials: list[tuple[str, int]]) -> None:
-    for method, seed in trials:
+    for i, (method, seed) in enumerate(trials):
         t0 = time.perf_counter()
-        print(f"[compare] {method} seed {seed} ...", file=sys.stderr, flush=True)
+        print(f"[compare] trial {i + 1}/{len(trials)}: {method} seed {seed} ...", file=sys.stderr, flush=True)
         run_trial(config, method, seed)
-        print(
-            f"[compare] {method} seed {seed} done in {time.perf_counter() - t0:.0f} s",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"[compare] {method} seed {seed} done in {time.perf_counter() - t0:.0f} s",
+              file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _run_ray(config: CompareConfig, trials: list[tuple[str, int]]) -> None:
@@ -339,84 +442,6 @@ def _run_ray(config: CompareConfig, trials: list[tuple[str, int]]) -> None:
         run_config=tune.RunConfig(storage_path=str(Path(config.out_dir).resolve() / "ray"), name="compare"),
     )
     tuner.fit()
-
-
-# ----------------------------------------------------------------------------- report
-def build_report(config: CompareConfig) -> Path:
-    """Read every trial's outputs and write the figures, results.json, metrics.csv and report.md."""
-    out = Path(config.out_dir)
-    methods = config.method_list()
-    per_seed: dict[str, dict[int, dict[str, float]]] = {}
-    curves: dict[str, list] = {}
-    pert: dict[str, dict[str, float]] = {}
-    ff: dict[str, dict[str, float]] = {}
-    first: dict[str, dict[str, EvaluationRecord]] = {}
-    for m in methods:
-        per_seed[m], curves[m] = {}, []
-        for s in range(config.n_seeds):
-            tdir = _trial_dir(config, m, s)
-            e = json.loads((tdir / "eval.json").read_text())
-            per_seed[m][s] = {k: (np.nan if v is None else v) for k, v in e["metrics"].items()}
-            curves[m].append([tuple(r) for r in e.get("curve", [])])
-            for key, dest in (("perturbation", pert), ("force_field", ff)):
-                if key in e:
-                    for k, v in e[key].items():
-                        dest.setdefault(m, {}).setdefault(k, []).append(np.nan if v is None else v)
-        first[m] = {
-            p.stem: load_record(p) for p in sorted((_trial_dir(config, m, 0) / "records").glob("*.npz"))
-        }
-    pert = {m: {k: _nanmean(v) for k, v in d.items()} for m, d in pert.items()}
-    ff = {m: {k: _nanmean(v) for k, v in d.items()} for m, d in ff.items()}
-    summary = report.aggregate(per_seed, config.metric_list())
-    fig = out / "figures"
-    figures = {
-        "metric_bars": plots.metric_bars(summary, config.metric_list(), fig / "metric_bars.png"),
-        "learning_curves": plots.learning_curves(curves, fig / "learning_curves.png"),
-        "hand_paths": plots.hand_paths({m: r["main"] for m, r in first.items()}, fig / "hand_paths.png"),
-        "speed_profiles": plots.speed_profiles(
-            {m: r["main"] for m, r in first.items()}, fig / "speed_profiles.png"
-        ),
-        "perturbation": plots.perturbation_responses(
-            {m: (r["pert"], r["pert_none"]) for m, r in first.items() if "pert" in r},
-            fig / "perturbation.png",
-        ),
-        "force_field": plots.force_field_paths(
-            {
-                m: {c: r[f"ff_{c}"] for c in FF_CONDITIONS if f"ff_{c}" in r}
-                for m, r in first.items()
-                if "ff_null" in r
-            },
-            fig / "force_field.png",
-        ),  # fmt: skip
-        "hidden_pca": plots.hidden_pca({m: r["main"] for m, r in first.items()}, fig / "hidden_pca.png"),
-    }
-    hidden = report.hidden_comparison({m: r["main"].hidden for m, r in first.items()})
-    results = {
-        "config": {**config_to_dict(config), "budget": _budget_text(config)},
-        "methods": methods,
-        "per_seed": per_seed,
-        "summary": summary,
-        "perturbation": pert,
-        "force_field": ff,
-        "hidden": hidden,
-        "curves": curves,
-    }
-    report.write_csv(out / "metrics.csv", per_seed)
-    return report.write_report(out, results, {k: str(Path(v).relative_to(out)) for k, v in figures.items()})
-
-
-def load_record(path: Path) -> EvaluationRecord:
-    """Read a record saved by :meth:`EvaluationRecord.save`."""
-    return EvaluationRecord.load(path)
-
-
-def _budget_text(config: CompareConfig) -> str:
-    parts = []
-    if config.budget_s is not None:
-        parts.append(f"{config.budget_s:.0f} s")
-    if config.budget_steps is not None:
-        parts.append(f"{config.budget_steps} environment steps")
-    return " or ".join(parts) + " per trial" if parts else "loaded runs"
 
 
 def compare(config: CompareConfig) -> Path:

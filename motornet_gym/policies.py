@@ -45,17 +45,35 @@ class GRUPolicy(nn.Module):
     GRU biases 0, read-out weight Xavier-uniform and read-out bias ``-5`` so that the initial
     excitation is ``sigmoid(-5) ~ 0.0067`` (near rest).
 
+    Hidden-state noise (``hidden_noise`` > 0): in training mode (``policy.train()``) each step adds
+    i.i.d. Gaussian noise of that standard deviation to the new hidden state before the read-out, a
+    model of neural noise that makes the network learn to correct its own variability (the
+    protocol of trained-RNN motor-control studies, e.g. Kalidindi et al. 2021,
+    doi:10.7554/eLife.67256; Codol et al. 2024). It draws from torch's global generator (seeded by
+    the trainer) and is off in ``eval()`` mode, which :func:`motornet_gym.analysis.evaluate` sets.
+
     Args:
         obs_size: Observation size ``O``.
         action_size: Number of muscles ``A``.
         hidden_size: GRU units ``H``.
         readout_bias: Initial read-out bias.
+        hidden_noise: Standard deviation of the training-time hidden-state noise (>= 0).
     """
 
-    def __init__(self, obs_size: int, action_size: int, hidden_size: int = 128, readout_bias: float = -5.0):
+    def __init__(
+        self,
+        obs_size: int,
+        action_size: int,
+        hidden_size: int = 128,
+        readout_bias: float = -5.0,
+        hidden_noise: float = 0.0,
+    ):
         super().__init__()
         _check_sizes(obs_size=obs_size, action_size=action_size, hidden_size=hidden_size)
+        if not (isinstance(hidden_noise, (int, float)) and 0 <= float(hidden_noise) < float("inf")):
+            raise ValueError(f"hidden_noise must be a finite number >= 0; got {hidden_noise!r}")
         self.obs_size, self.action_size, self.hidden_size = obs_size, action_size, hidden_size
+        self.hidden_noise = float(hidden_noise)
         self.gru = nn.GRUCell(obs_size, hidden_size)
         self.readout = nn.Linear(hidden_size, action_size)
         h = hidden_size
@@ -77,6 +95,8 @@ class GRUPolicy(nn.Module):
         if hidden is None:
             hidden = self.initial_hidden(obs.shape[0])
         h = self.gru(obs, hidden)
+        if self.training and self.hidden_noise > 0:
+            h = h + self.hidden_noise * torch.randn_like(h)
         return torch.sigmoid(self.readout(h)), h
 
 
@@ -132,6 +152,7 @@ def policy_kwargs(policy: nn.Module) -> dict:
             "obs_size": policy.obs_size,
             "action_size": policy.action_size,
             "hidden_size": policy.hidden_size,
+            "hidden_noise": policy.hidden_noise,
         }
     if isinstance(policy, MLPPolicy):
         widths = tuple(m.out_features for m in policy.body if isinstance(m, nn.Linear))

@@ -95,6 +95,14 @@ _SPECS = (
         task_factory=Perturbation,
     ),
     EnvSpec(
+        id="motornet/PointMassCentreOut-v0",
+        description="1 kg point mass, 4 ReLU muscles: centre-out reaches to 10 cm targets after a go cue "
+        "(the effector-vs-representation comparison, Codol et al. 2024 fig. 6).",
+        effector_factory=presets.point_mass_24,
+        effector_kwargs=_euler(),
+        task_factory=CentreOut,
+    ),
+    EnvSpec(
         id="motornet/CompliantArm26Reach-v0",
         description="Two-joint arm with compliant-tendon muscles (RK4, 50 sub-steps): random reaches.",
         effector_factory=presets.compliant_arm26,

@@ -116,7 +116,7 @@ def _hidden_array(hidden: Any) -> np.ndarray | None:
 def as_controller(controller: Controller) -> Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]:
     """Normalise any supported controller to ``act(obs, hidden) -> (action, hidden)``."""
     if isinstance(controller, torch.nn.Module) and hasattr(controller, "initial_hidden"):
-        return lambda obs, h: controller(obs, h)
+        return lambda obs, h: controller(obs, h)  # evaluate() puts modules in eval mode
     if hasattr(controller, "predict"):
         starts = {"first": True}
 
@@ -182,6 +182,18 @@ def evaluate(
     probe = make_simulator(env_id, batch_size=1, **kwargs)
     sim = make_simulator(env_id, batch_size=probe.task.eval_size, device=device, **kwargs)
     act = as_controller(controller)
+    was_training = isinstance(controller, torch.nn.Module) and controller.training
+    if was_training:  # deterministic controller: no training-time noise (e.g. hidden_noise)
+        controller.eval()
+    try:
+        return _run(controller, act, sim, env_id, suite, seed, kwargs, target_radius, hold_window)
+    finally:
+        if was_training:
+            controller.train()
+
+
+def _run(controller: Controller, act: Callable, sim: Any, env_id: str, suite: str, seed: int,
+         kwargs: dict[str, Any], target_radius: float, hold_window: int) -> EvaluationRecord:  # fmt: skip
     obs, info = sim.reset(seed=seed, options={"suite": suite})
     task_state = sim.state.task
     hidden = controller.initial_hidden(sim.batch_size) if hasattr(controller, "initial_hidden") else None

@@ -204,3 +204,55 @@ def hidden_pca(records: Mapping[str, EvaluationRecord], path) -> Path:
         axes[0, 0].set_axis_off()
     fig.suptitle("Hidden-state trajectories (PCA)")
     return _save(fig, path)
+
+
+def adaptation_curves(
+    curves: Mapping[str, Sequence[Mapping[str, Sequence[float]]]], blocks: Sequence[str], path
+) -> Path:
+    """Signed lateral deviation (cm) per batch through the blocks (e.g. NF1, FF1, NF2, FF2).
+
+    Args:
+        curves: ``method -> [per seed: {block -> (n_batches,) deviation}]``.
+        blocks: Block names in order; field blocks are shaded.
+        path: Output PNG.
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    edges: list[int] = []
+    for name, seeds in curves.items():
+        runs = [np.concatenate([np.asarray(s[b], dtype=float) for b in blocks]) for s in seeds if s]
+        if not runs:
+            continue
+        n = min(len(r) for r in runs)
+        a = np.stack([r[:n] for r in runs])
+        x = np.arange(1, n + 1)
+        ax.plot(x, a.mean(0), label=name, lw=1.3)
+        if len(runs) > 1:
+            ax.fill_between(x, a.min(0), a.max(0), alpha=0.2)
+        if not edges:
+            edges = list(np.cumsum([len(seeds[0][b]) for b in blocks]))
+    start = 0
+    for b, end in zip(blocks, edges, strict=False):
+        if b.startswith("FF"):
+            ax.axvspan(start + 0.5, end + 0.5, color="0.92", zorder=0)
+        ax.text((start + end) / 2 + 0.5, 1.0, b, transform=ax.get_xaxis_transform(), ha="center", va="bottom")
+        start = end
+    ax.axhline(0.0, color="0.5", lw=0.6)
+    ax.set_xlabel("batch")
+    ax.set_ylabel("signed lateral deviation (cm)")
+    ax.legend(frameon=False, fontsize=8)
+    return _save(fig, path)
+
+
+def preferred_directions(panels: Mapping[str, np.ndarray], path, bins: int = 16) -> Path:
+    """Polar histograms of hidden units' preferred directions, one panel per (method, effector)."""
+    plt = _plt()
+    n = max(len(panels), 1)
+    fig = plt.figure(figsize=(2.8 * n, 3.0))
+    for i, (name, pd) in enumerate(panels.items()):
+        ax = fig.add_subplot(1, n, i + 1, projection="polar")
+        counts, edges = np.histogram(np.asarray(pd, dtype=float), bins=bins, range=(-np.pi, np.pi))
+        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", alpha=0.7)
+        ax.set_title(f"{name} (n={len(pd)})", fontsize=9)
+        ax.set_yticklabels([])
+    return _save(fig, path)

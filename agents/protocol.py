@@ -1,0 +1,84 @@
+"""The training protocol of the comparison and its presets, with the sources of every choice.
+
+Every method trains under the same conditions on the same cost; only the learning rule differs.
+
+* **Task.** Centre-out reaching to 10 cm targets with a variable go cue (0.05-0.25 s) and 20 %
+  catch trials (no go cue: hold the start), as MotorNet-TF's ``CentreOutReach`` (Codol et al. 2024,
+  doi:10.7554/eLife.88591); the controllers train on its perturbation variant
+  (``motornet/Arm26Perturbation-v0``): in half of the trials a square force pulse of random size
+  (0-15 N), duration (30-100 ms), direction and onset (0.05-0.7 s, before or during the reach),
+  and a random constant background load (0-3 N), the MotorNet fig. 5 protocol of training with
+  mechanical perturbations so that the network learns feedback corrections. Evaluation is on
+  the unperturbed centre-out suite (8 targets), the perturbation suite (a 10 N, 50 ms pulse
+  orthogonal to each reach) and the curl-field block design (:mod:`agents.adaptation`).
+* **Delays.** Proprioception 20 ms, vision 70 ms (Codol et al. 2024; the engine's defaults).
+* **Noise.** Motor noise on the excitation (``action_noise`` 0.01), sensory noise on both
+  feedback channels (``proprioception_noise`` = ``vision_noise`` = 0.001), as in the MotorNet
+  tutorials' noisy environments; backprop adds noise on the GRU hidden state (``hidden_noise``
+  0.01, Kalidindi et al. 2021, doi:10.7554/eLife.67256). Noise alone teaches feedback control:
+  trained without it the hand drifts after a pulse and never returns.
+* **Cost.** The task's cost, the same for every method: fingertip distance to the desired
+  position (m) + ``effort_weight`` x mean squared force-weighted activation. MotorNet-TF weighs its
+  activation loss 5x the position loss (position: mean of |dx|, |dy|; ours: the Euclidean
+  distance, ~1.4x larger), i.e. ~3.5 in our units; :data:`EFFORT_WEIGHT` is of that order and keeps
+  10 cm reaches in the human speed range instead of MotorNet-PyTorch's default (no effort cost),
+  which gives 1.2 m/s peaks 100 ms after the cue.
+* **Backprop regularisers** (policy side, not part of the task cost): hidden activity
+  ``0.1 mean(h^2)`` and its derivative ``0.005 mean((dh/dt)^2)``: MotorNet-TF's GRU regulariser
+  (weight 0.1, derivative weight 0.05), after Sussillo et al. 2015, doi:10.1038/nn.4042.
+
+Budgets are counted in gradient steps (backprop: one batch of 64 episodes) and environment steps
+(RL); compilation, evaluation and checkpoints are never charged to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Where every controller is evaluated (and the id recorded as the comparison's task).
+EVAL_ENV_ID = "motornet/Arm26CentreOut-v0"
+#: Where the controllers train: the same centre-out trials plus random pulses and loads.
+TRAIN_ENV_ID = "motornet/Arm26Perturbation-v0"
+PERTURBATION_ID = "motornet/Arm26Perturbation-v0"
+FORCE_FIELD_ID = "motornet/Arm26ForceField-v0"
+#: The point mass in the same centre-out task (representation check).
+POINT_MASS_ID = "motornet/PointMassCentreOut-v0"
+
+#: Weight of the effort term of the task cost (see the module docstring).
+EFFORT_WEIGHT = 1.0
+#: Environment keyword arguments of the protocol (every method, every phase).
+ENV_KWARGS: dict[str, Any] = {
+    "proprioception_delay": 0.02,
+    "vision_delay": 0.07,
+    "action_noise": 0.01,
+    "proprioception_noise": 0.001,
+    "vision_noise": 0.001,
+    "effort_weight": EFFORT_WEIGHT,
+}
+#: Backprop-only settings of the protocol (policy noise and regularisers).
+BACKPROP_KWARGS: dict[str, Any] = {
+    "hidden_noise": 0.01,
+    "hidden_l2": 0.1,
+    "hidden_l2_derivative": 0.005,
+}
+
+#: Presets: methods, seeds and budgets (gradient steps / environment steps), never seconds.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Smoke level (one seed, short budgets): every section present, < 10 min on 2 cores from a cold
+    # compile cache. Labelled as such in the report: do not read science into it.
+    "quick": {
+        "methods": "backprop,ppo", "n_seeds": 1, "backprop_batches": 600, "rl_steps": 1_000_000,
+        "adaptation_batches": "5,30,15,30", "point_mass_batches": 300, "smoke": True,
+    },
+    # About an hour on 2 cores: sized so that backprop passes every check (docs/results.md).
+    "standard": {
+        "methods": "backprop,ppo", "n_seeds": 2, "backprop_batches": 3000, "rl_steps": 4_000_000,
+        "adaptation_batches": "10,100,50,100", "point_mass_batches": 1500, "smoke": False,
+    },
+    # The full comparison for a cluster (--executor ray): every method, five seeds.
+    "paper": {
+        "methods": "backprop,ppo,sac,recurrent_ppo", "n_seeds": 5, "backprop_batches": 6000,
+        "rl_steps": 20_000_000, "adaptation_batches": "10,200,100,200", "point_mass_batches": 3000,
+        "smoke": False,
+    },
+}  # fmt: skip
