@@ -126,9 +126,13 @@ def _run_blocks(
 
 
 def adapt_backprop(
-    policy_path: Path, env_kwargs: Mapping[str, Any], config: AdaptationConfig, seed: int,
-    regulariser_weights: Mapping[str, float] | None = None, compile: bool = True,
-) -> tuple[dict[str, list[float]], dict[str, EvaluationRecord], torch.nn.Module]:  # fmt: skip
+    policy_path: Path,
+    env_kwargs: Mapping[str, Any],
+    config: AdaptationConfig,
+    seed: int,
+    regulariser_weights: Mapping[str, float] | None = None,
+    compile: bool = True,
+) -> tuple[dict[str, list[float]], dict[str, EvaluationRecord], torch.nn.Module]:
     """Run the block design on a saved backprop policy; returns deviations, records and the policy."""
     from agents.backprop import batch_seed, regularisers
 
@@ -137,9 +141,11 @@ def adapt_backprop(
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
     fast = {"compile": True} if compile else {}
     sims = {
-        b: mg.make_simulator(FORCE_FIELD_ID, batch_size=config.batch_size, **fast, **block_kwargs(env_kwargs, b))
+        b: mg.make_simulator(
+            FORCE_FIELD_ID, batch_size=config.batch_size, **fast, **block_kwargs(env_kwargs, b)
+        )
         for b in ("NF1", "FF1")
-    }  # fmt: skip
+    }
     weights = dict(regulariser_weights or {})
 
     def train_batch(block: str, k: int) -> None:
@@ -176,8 +182,14 @@ def adapt_rl(
     def env_for(block: str, k: int) -> Any:
         venv = make_env(FORCE_FIELD_ID, n_envs, seed + 7919 * (k + 1), block_kwargs(env_kwargs, block))
         if norm is not None:
-            wrapped = VecNormalize(venv, norm_obs=norm.norm_obs, norm_reward=norm.norm_reward,
-                                   clip_obs=norm.clip_obs, clip_reward=norm.clip_reward, gamma=norm.gamma)  # fmt: skip
+            wrapped = VecNormalize(
+                venv,
+                norm_obs=norm.norm_obs,
+                norm_reward=norm.norm_reward,
+                clip_obs=norm.clip_obs,
+                clip_reward=norm.clip_reward,
+                gamma=norm.gamma,
+            )
             wrapped.obs_rms, wrapped.ret_rms = norm.obs_rms, norm.ret_rms
             venv = wrapped
         return venv

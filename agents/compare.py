@@ -37,7 +37,7 @@ import motornet_gym as mg
 from agents import protocol as P
 from agents._common import check_env_id, config_to_dict, parse_config, write_json
 from agents.adaptation import AdaptationConfig, adapt_backprop, adapt_rl
-from agents.compare_report import build_report, trial_dir
+from agents.compare_report import build_report, publish, trial_dir
 from motornet_gym.analysis import phenomena as PH
 from motornet_gym.analysis import report
 from motornet_gym.analysis.evaluate import EvaluationRecord, evaluate
@@ -73,6 +73,7 @@ class CompareConfig:
         executor: 'sequential' or 'ray' (Ray Tune, one trial per CPU).
         compile: Use the compiled simulator for backprop training.
         progress: Show progress bars (None: when stderr is a terminal).
+        publish: Also write the report as <publish>/results.md with its figures in <publish>/results/.
     """
 
     preset: str | None = None
@@ -97,6 +98,7 @@ class CompareConfig:
     executor: str = "sequential"
     compile: bool = True
     progress: bool | None = None
+    publish: str | None = None
 
     def __post_init__(self) -> None:
         if self.preset is not None and self.preset not in PRESETS:
@@ -204,8 +206,8 @@ def validate(config: CompareConfig) -> None:
             meta = _run_metadata(method, Path(d))
             if meta.get("env_id") not in (config.env_id, config.train_env_id):
                 raise ValueError(
-                    f"load[{method!r}]: {d} was trained on {meta.get('env_id')!r}; expected {config.env_id!r} "
-                    f"or {config.train_env_id!r}"
+                    f"load[{method!r}]: {d} was trained on {meta.get('env_id')!r}; expected "
+                    f"{config.env_id!r} or {config.train_env_id!r}"
                 )
 
 
@@ -242,11 +244,21 @@ def _train(method: str, run_dir: Path, env_id: str, config: CompareConfig, seed:
             cfg = BackpropConfig(resume=str(run_dir), progress=progress, tensorboard=False)
         else:
             cfg = BackpropConfig(
-                env_id=env_id, eval_env_id=eval_id, env_kwargs=dict(config.env_kwargs), n_batches=budget,
-                time_budget_s=None, eval_every=max(1, budget // 12), checkpoint_every=max(1, budget // 6),
-                seed=seed, out_dir=str(run_dir), compile=config.compile, progress=progress, tensorboard=False,
-                hidden_noise=config.hidden_noise, **config.backprop_regularisers(),
-            )  # fmt: skip
+                env_id=env_id,
+                eval_env_id=eval_id,
+                env_kwargs=dict(config.env_kwargs),
+                n_batches=budget,
+                time_budget_s=None,
+                eval_every=max(1, budget // 12),
+                checkpoint_every=max(1, budget // 6),
+                seed=seed,
+                out_dir=str(run_dir),
+                compile=config.compile,
+                progress=progress,
+                tensorboard=False,
+                hidden_noise=config.hidden_noise,
+                **config.backprop_regularisers(),
+            )
         summary = train(cfg)
     else:
         mod = importlib.import_module(f"agents.{method}")
@@ -258,10 +270,18 @@ def _train(method: str, run_dir: Path, env_id: str, config: CompareConfig, seed:
         else:
             every = max(4096, budget // 12)
             cfg = cls(
-                env_id=env_id, eval_env_id=eval_id, env_kwargs=dict(config.env_kwargs), total_steps=budget,
-                time_budget_s=None, eval_every=every, checkpoint_every=max(every, budget // 4), seed=seed,
-                out_dir=str(run_dir), progress=progress, tensorboard=False,
-            )  # fmt: skip
+                env_id=env_id,
+                eval_env_id=eval_id,
+                env_kwargs=dict(config.env_kwargs),
+                total_steps=budget,
+                time_budget_s=None,
+                eval_every=every,
+                checkpoint_every=max(every, budget // 4),
+                seed=seed,
+                out_dir=str(run_dir),
+                progress=progress,
+                tensorboard=False,
+            )
         summary = mod.train(cfg)
     if summary.get("stopped_by", "").startswith("signal"):
         raise Interrupted(f"{method} seed {seed} stopped by {summary['stopped_by']}")
@@ -315,8 +335,10 @@ def feedback_phenomena(pert: EvaluationRecord, base: EvaluationRecord) -> dict[s
     onset = pulse_onset(pert, base)
     t = PH.return_times(pert.fingertip_pos, base.fingertip_pos, pert.dt, onset)
     censored = (pert.fingertip_pos.shape[0] - onset) * pert.dt
-    return {"return_time_s": float(np.mean(np.where(np.isfinite(t), t, censored))),
-            "returned_fraction": float(np.isfinite(t).mean())}  # fmt: skip
+    return {
+        "return_time_s": float(np.mean(np.where(np.isfinite(t), t, censored))),
+        "returned_fraction": float(np.isfinite(t).mean()),
+    }
 
 
 def _representation(rec: EvaluationRecord) -> dict[str, Any]:
@@ -368,28 +390,42 @@ def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
     if rep:
         values["pd_bimodal_arm"] = rep["bimodal"]
     out: dict[str, Any] = {
-        "method": method, "seed": seed, "metrics": recs["main"].summary(), "curve": _curve(train_dir),
-        "env_steps": summary.get("env_steps"), "batches": summary.get("batches"),
-        "perturbation": {"max_deviation_cm": 100 * _nanmean(_max_dev(recs["pert"], recs["pert_none"])),
-                         "time_to_return_s": values["return_time_s"],
-                         "returned_fraction": values["returned_fraction"]},
+        "method": method,
+        "seed": seed,
+        "metrics": recs["main"].summary(),
+        "curve": _curve(train_dir),
+        "env_steps": summary.get("env_steps"),
+        "batches": summary.get("batches"),
+        "perturbation": {
+            "max_deviation_cm": 100 * _nanmean(_max_dev(recs["pert"], recs["pert_none"])),
+            "time_to_return_s": values["return_time_s"],
+            "returned_fraction": values["returned_fraction"],
+        },
         "representation": {"arm": rep},
-    }  # fmt: skip
+    }
     adaptation = config.adaptation()
     if adaptation is not None:
         if method == "backprop":
             src = train_dir / "policy.pt" if train_dir.is_dir() else train_dir
             dev, ff_recs, _ = phase(
-                "adaptation", adapt_backprop, src, kw, adaptation, seed,
-                config.backprop_regularisers(), config.compile,
-            )  # fmt: skip
+                "adaptation",
+                adapt_backprop,
+                src,
+                kw,
+                adaptation,
+                seed,
+                config.backprop_regularisers(),
+                config.compile,
+            )
         else:
             dev, ff_recs, _ = phase("adaptation", adapt_rl, train_dir, kw, adaptation, seed)
         recs.update({f"ff_{k}": v for k, v in ff_recs.items()})
         out["adaptation"] = dev
         values.update(PH.curl_field_measures(dev))
-        out["force_field"] = {c: float(np.mean(dev[b][:1])) for c, b in
-                              (("null", "NF1"), ("before", "FF1"), ("washout", "NF2"), ("relearn", "FF2"))}  # fmt: skip
+        out["force_field"] = {
+            c: float(np.mean(dev[b][:1]))
+            for c, b in (("null", "NF1"), ("before", "FF1"), ("washout", "NF2"), ("relearn", "FF2"))
+        }
         out["force_field"]["after"] = float(np.mean(dev["FF1"][-max(1, len(dev["FF1"]) // 10) :]))
     if config.point_mass_batches > 0 and method == "backprop":
         pm_dir = tdir / "point_mass"
@@ -419,8 +455,11 @@ def _run_sequential(config: CompareConfig, trials: list[tuple[str, int]]) -> Non
         t0 = time.perf_counter()
         print(f"[compare] trial {i + 1}/{len(trials)}: {method} seed {seed} ...", file=sys.stderr, flush=True)
         run_trial(config, method, seed)
-        print(f"[compare] {method} seed {seed} done in {time.perf_counter() - t0:.0f} s",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"[compare] {method} seed {seed} done in {time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _run_ray(config: CompareConfig, trials: list[tuple[str, int]]) -> None:
@@ -455,7 +494,10 @@ def compare(config: CompareConfig) -> Path:
         _run_ray(config, trials)
     else:
         _run_sequential(config, trials)
-    return build_report(config)
+    path = build_report(config)
+    if config.publish is not None:
+        publish(path, Path(config.publish))
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -134,17 +134,23 @@ def build_report(config: CompareConfig, command: str | None = None) -> Path:
             {m: v for m, v in adapt.items() if v}, BLOCKS, fig / "adaptation.png"
         )
         figures["force_field"] = plots.force_field_paths(
-            {m: {c: _field_trials(r[f"ff_{c}"]) for c in FF_CONDITIONS if f"ff_{c}" in r}
-             for m, r in first.items() if "ff_null" in r},
+            {
+                m: {c: _field_trials(r[f"ff_{c}"]) for c in FF_CONDITIONS if f"ff_{c}" in r}
+                for m, r in first.items()
+                if "ff_null" in r
+            },
             fig / "force_field.png",
-        )  # fmt: skip
+        )
     if pds:
         figures["preferred_directions"] = plots.preferred_directions(pds, fig / "preferred_directions.png")
     results = {
         "config": config_to_dict(config),
         "budget": budget_text(config),
-        "protocol": {"env_kwargs": dict(config.env_kwargs), "train_env_id": config.train_env_id,
-                     "backprop": {"hidden_noise": config.hidden_noise, **config.backprop_regularisers()}},
+        "protocol": {
+            "env_kwargs": dict(config.env_kwargs),
+            "train_env_id": config.train_env_id,
+            "backprop": {"hidden_noise": config.hidden_noise, **config.backprop_regularisers()},
+        },
         "methods": methods,
         "per_seed": per_seed,
         "summary": summary,
@@ -160,9 +166,8 @@ def build_report(config: CompareConfig, command: str | None = None) -> Path:
         "wall_clock": phases,
         "command": command or "python -m agents.compare " + " ".join(sys.argv[1:]),
         "versions": _versions(),
-        "machine": {"platform": platform.platform(), "processor": platform.machine(),
-                    "cpus": _cpus()},
-    }  # fmt: skip
+        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": _cpus()},
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(report._clean(results), indent=2, sort_keys=True))
     report.write_csv(out / "metrics.csv", per_seed)
@@ -170,6 +175,32 @@ def build_report(config: CompareConfig, command: str | None = None) -> Path:
     path = out / "report.md"
     path.write_text(render(results, rel, config.smoke))
     return path
+
+
+def publish(report_path: Path, docs_dir: Path) -> Path:
+    """Copy a report into ``docs_dir/results.md`` with its figures under ``docs_dir/results/``.
+
+    The page says where it came from (the command is in the report) and links only files inside
+    ``docs_dir``, so it reads the same in a clone.
+    """
+    import re
+    import shutil
+
+    report_path, docs_dir = Path(report_path), Path(docs_dir)
+    figs = docs_dir / "results"
+    figs.mkdir(parents=True, exist_ok=True)
+    text = report_path.read_text()
+
+    def move(match: re.Match) -> str:
+        src = report_path.parent / match.group(2)
+        shutil.copyfile(src, figs / src.name)
+        return f"![{match.group(1)}](results/{src.name})"
+
+    text = re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", move, text)
+    text = text.replace("Files: `results.json`", "In the run folder: `results.json`")
+    page = docs_dir / "results.md"
+    page.write_text(text)
+    return page
 
 
 def _cpus() -> int:
@@ -223,18 +254,23 @@ def render(results: Mapping[str, Any], figures: Mapping[str, str], smoke: bool) 
     methods = list(results["methods"])
     cfg = results["config"]
     proto = results["protocol"]
+    machine = results.get("machine", {})
     lines = ["# motornet_gym: RL vs backprop", ""]
     if smoke:
-        lines += ["> **Smoke test** (`--preset quick`): budgets far below what the methods need. The "
-                  "numbers show that every section runs, not what the methods learn; read "
-                  "`--preset standard` for science.", ""]  # fmt: skip
+        lines += [
+            "> **Smoke test** (`--preset quick`): budgets far below what the methods need. The "
+            "numbers show that every section runs, not what the methods learn; read "
+            "`--preset standard` for science.",
+            "",
+        ]
     noise = ", ".join(f"{k} {v}" for k, v in proto["env_kwargs"].items())
     lines += [
         f"Evaluation task `{cfg['env_id']}`; training task `{proto['train_env_id']}` (the same trials with "
         f"random pulses and loads); methods {', '.join(f'`{m}`' for m in methods)}; {cfg['n_seeds']} seed(s) "
         f"each. Budget: {results['budget']}. Environment (every method, every phase): {noise}. Backprop "
         f"only: hidden-state noise {proto['backprop']['hidden_noise']}, hidden L2 "
-        f"{proto['backprop']['hidden_l2']}, hidden-derivative L2 {proto['backprop']['hidden_l2_derivative']}. "
+        f"{proto['backprop']['hidden_l2']}, hidden-derivative L2 "
+        f"{proto['backprop']['hidden_l2_derivative']}. "
         "Every controller is evaluated on the same trials with the same noise seed, so trials are paired "
         "across methods. The protocol and its sources: `agents/protocol.py`.",
         "",
@@ -294,28 +330,37 @@ def render(results: Mapping[str, Any], figures: Mapping[str, str], smoke: bool) 
     lines += ["## Network activity", "", report._hidden_text(results.get("hidden", {})), ""]
     if "preferred_directions" in figures:
         rep = results.get("representation", {})
-        txt = "; ".join(f"{m} {eff}: index {_num(r.get('bimodality_index'))}, p = {_num(r.get('p'))}, "
-                        f"{int(r.get('n_units', 0))} tuned units" for m, d in rep.items() for eff, r in d.items())  # fmt: skip
-        lines += ["Preferred directions of the cosine-tuned hidden units (movement epoch, seed 0); bimodality: "
-                  f"Rayleigh test on doubled angles. {txt}.", "",
-                  f"![preferred directions]({figures['preferred_directions']})", ""]  # fmt: skip
+        txt = "; ".join(
+            f"{m} {eff}: index {_num(r.get('bimodality_index'))}, p = {_num(r.get('p'))}, "
+            f"{int(r.get('n_units', 0))} tuned units"
+            for m, d in rep.items()
+            for eff, r in d.items()
+        )
+        lines += [
+            "Preferred directions of the cosine-tuned hidden units (movement epoch, seed 0); bimodality: "
+            f"Rayleigh test on doubled angles. {txt}.",
+            "",
+            f"![preferred directions]({figures['preferred_directions']})",
+            "",
+        ]
     lines += [
         f"![hidden PCA]({figures['hidden_pca']})",
         "",
         "## Wall-clock per phase",
         "",
-        "Seconds summed over seeds, on this machine. Budgets are counted in batches and environment steps, so "
-        "these times never change a number above; compilation is inside `train`.",
+        "Seconds summed over seeds, on this machine. Budgets are counted in batches and environment steps, "
+        "so these times never change a number above; compilation is inside `train`.",
         "",
         _wall_table(results.get("wall_clock", {}), methods),
         "",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in results.get("versions", {}).items())
-        + f". Machine: {results.get('machine', {}).get('platform')}, {results.get('machine', {}).get('cpus')} CPUs.",
+        "Versions: "
+        + ", ".join(f"{k} {v}" for k, v in results.get("versions", {}).items())
+        + f". Machine: {machine.get('platform')}, {machine.get('cpus')} CPUs.",
         "",
         "Files: `results.json` (every number above), `metrics.csv` (one row per method and seed), "
         "`trials/<method>/seed<k>/` (training runs, `eval.json`, per-trial trajectories in `records/`).",
         "",
-    ]  # fmt: skip
+    ]
     return "\n".join(lines)
 
 
@@ -326,14 +371,21 @@ def _pert_table(pert: Mapping[str, Mapping[str, float]], methods: Sequence[str])
     ]
     for m in methods:
         p = pert.get(m, {})
-        rows.append(f"| {m} | {_num(p.get('max_deviation_cm'))} | {_num(p.get('time_to_return_s'))} | "
-                    f"{_num(p.get('returned_fraction'))} |")  # fmt: skip
+        rows.append(
+            f"| {m} | {_num(p.get('max_deviation_cm'))} | {_num(p.get('time_to_return_s'))} | "
+            f"{_num(p.get('returned_fraction'))} |"
+        )
     return "\n".join(rows)
 
 
 def _ff_table(ff: Mapping[str, Mapping[str, float]], methods: Sequence[str]) -> str:
-    cols = (("null", "NF1 start"), ("before", "FF1 start"), ("after", "FF1 end"), ("washout", "NF2 start"),
-            ("relearn", "FF2 start"))  # fmt: skip
+    cols = (
+        ("null", "NF1 start"),
+        ("before", "FF1 start"),
+        ("after", "FF1 end"),
+        ("washout", "NF2 start"),
+        ("relearn", "FF2 start"),
+    )
     rows = ["| method | " + " | ".join(f"{c} (cm)" for _, c in cols) + " |", "|---|" + "---|" * len(cols)]
     for m in methods:
         f = ff.get(m, {})

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import motornet_gym as mg
+from agents import protocol as P
 from agents.compare import CompareConfig, compare, validate
 from motornet_gym.analysis import evaluate
 
@@ -58,8 +59,9 @@ def test_record_save_load_round_trip(tmp_path):
 
 
 def _quick(tmp_path, **kw):
-    base = dict(methods="backprop,ppo", n_seeds=1, budget_s=None, budget_steps=6400, adaptation_budget_s=2.0,
-                env_kwargs=dict(SHORT), out_dir=str(tmp_path / "cmp"), compile=False)  # fmt: skip
+    base = dict(methods="backprop,ppo", n_seeds=1, backprop_batches=2, rl_steps=4096,
+                adaptation_batches="1,2,1,2", rl_adaptation_steps=64, point_mass_batches=1, env_kwargs={**P.ENV_KWARGS, **SHORT},
+                out_dir=str(tmp_path / "cmp"), compile=False, progress=False)  # fmt: skip
     base.update(kw)
     return CompareConfig(**base)
 
@@ -69,11 +71,11 @@ def test_quick_pipeline_writes_a_complete_consistent_report(tmp_path):
     out = path.parent
     text = path.read_text()
     figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(figures) == 7
+    assert len(figures) == 8
     for f in figures:
         assert (out / f).is_file() and (out / f).stat().st_size > 5000, f
-    for section in ("## Metrics", "## Learning curves", "## Hand paths", "## Speed profiles",
-                    "## Perturbation responses", "## Force field", "## Network activity"):  # fmt: skip
+    for section in ("## Phenomena", "## Metrics", "## Learning curves", "## Hand paths", "## Perturbation",
+                    "## Curl field", "## Network activity", "## Wall-clock per phase"):  # fmt: skip
         assert section in text
     results = json.loads((out / "results.json").read_text())
     assert results["methods"] == ["backprop", "ppo"]
@@ -92,12 +94,30 @@ def test_quick_pipeline_writes_a_complete_consistent_report(tmp_path):
     assert (out / "metrics.csv").read_text().count("\n") == 3
     # Network activity of both controllers (GRU state; PPO actor's last hidden layer) is compared.
     assert 0.0 <= results["hidden"]["linear_cka"]["backprop vs ppo"] <= 1.0
+    # Every phenomenon check has a finite value for both methods (the point mass: backprop only),
+    # and the table prints exactly the results.json means.
+    from motornet_gym.analysis.phenomena import CHECKS
+
+    for c in CHECKS:
+        for m in ("backprop", "ppo"):
+            if c.key == "pd_bimodal_point_mass" and m == "ppo":
+                assert c.key not in results["phenomena"][m]
+                continue
+            r = results["phenomena"][m][c.key]
+            assert r["mean"] is not None and math.isfinite(r["mean"]), (m, c.key)
+            row = next(line for line in text.splitlines() if f"| {c.label} |" in line)
+            assert f"{r['mean']:.3g} **{'PASS' if r['pass'] else 'FAIL'}**" in row
+    # The block design recorded one deviation per batch, and wall-clock per phase.
+    blocks = results["adaptation"]["backprop"][0]
+    assert [len(blocks[b]) for b in ("NF1", "FF1", "NF2", "FF2")] == [1, 2, 1, 2]
+    assert set(results["wall_clock"]["backprop"]) == {"train", "evaluation", "adaptation", "point_mass"}
+    assert "Smoke test" in text
     # Learning curves were recorded for both methods.
     assert all(len(results["curves"][m][0]) >= 2 for m in ("backprop", "ppo"))
 
 
 def test_rerun_reuses_finished_trials(tmp_path):
-    cfg = _quick(tmp_path, methods="backprop", adaptation_budget_s=0.0)
+    cfg = _quick(tmp_path, methods="backprop", adaptation_batches="none", point_mass_batches=0)
     compare(cfg)
     eval_json = tmp_path / "cmp" / "trials" / "backprop" / "seed0" / "eval.json"
     stamp = eval_json.stat().st_mtime_ns
@@ -133,9 +153,91 @@ def test_ray_executor_needs_ray_and_says_how_to_install(tmp_path, monkeypatch):
 
 def test_ray_executor_writes_the_same_trials(tmp_path):
     pytest.importorskip("ray")
-    cfg = _quick(tmp_path, methods="backprop", n_seeds=2, adaptation_budget_s=0.0, executor="ray")
+    cfg = _quick(tmp_path, methods="backprop", n_seeds=2, adaptation_batches="none", executor="ray")
     path = compare(cfg)
     results = json.loads((path.parent / "results.json").read_text())
     assert sorted(results["per_seed"]["backprop"]) == ["0", "1"]
     for seed in (0, 1):
         assert (tmp_path / "cmp" / "trials" / "backprop" / f"seed{seed}" / "eval.json").is_file()
+
+
+def _strip_machine(results: dict) -> dict:
+    from agents.compare_report import WALL_CLOCK_KEYS
+
+    out = {k: v for k, v in results.items() if k not in WALL_CLOCK_KEYS and k != "command"}
+    out["config"] = {k: v for k, v in out["config"].items() if k != "out_dir"}
+    return out
+
+
+def test_same_command_and_seeds_give_identical_results(tmp_path):
+    kw = dict(adaptation_batches="1,1,1,1", rl_adaptation_steps=64, point_mass_batches=1)
+    a = compare(_quick(tmp_path / "a", **kw)).parent / "results.json"
+    b = compare(_quick(tmp_path / "b", **kw)).parent / "results.json"
+    ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
+    assert _strip_machine(ra) == _strip_machine(rb)
+    assert ra["wall_clock"]["ppo"]["train"] > 0  # ...while the wall-clock fields are recorded
+
+
+def test_budget_is_counted_in_batches_whatever_the_wall_clock(tmp_path, monkeypatch):
+    """A slow first step (as a cold compile) changes no number: the budget is batches, not seconds."""
+    import time
+
+    import agents.backprop as bp
+
+    def run(out):
+        cfg = bp.BackpropConfig(
+            env_id="motornet/Arm26Perturbation-v0", env_kwargs=dict(SHORT), n_batches=3, batch_size=4,
+            hidden_size=8, eval_every=2, checkpoint_every=2, out_dir=str(out), compile=False,
+            progress=False, tensorboard=False, hidden_noise=0.01,
+        )
+        return bp.train(cfg)
+
+    fast = run(tmp_path / "fast")
+    real = bp.mg.rollout
+    calls = {"n": 0}
+
+    def slow_first(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            time.sleep(3.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bp.mg, "rollout", slow_first)
+    slow = run(tmp_path / "slow")
+    assert calls["n"] == 3
+    assert slow["batches"] == fast["batches"] == 3 and slow["env_steps"] == fast["env_steps"]
+    assert slow["wall_time_s"] > fast["wall_time_s"] + 1.5
+    np.testing.assert_equal(slow["eval"], fast["eval"])  # nan-aware
+    a = mg.policies.load_policy(tmp_path / "fast" / "policy.pt")[0].state_dict()
+    b = mg.policies.load_policy(tmp_path / "slow" / "policy.pt")[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_presets_set_budgets_and_explicit_flags_win():
+    from agents.compare import PRESETS, with_preset
+
+    cfg = with_preset(CompareConfig(preset="standard", n_seeds=3), ["--preset", "standard", "--n-seeds", "3"])
+    assert cfg.n_seeds == 3 and cfg.backprop_batches == PRESETS["standard"]["backprop_batches"]
+    assert cfg.smoke is False
+    quick = with_preset(CompareConfig(preset="quick"), ["--preset", "quick"])
+    assert quick.smoke is True and quick.rl_steps == PRESETS["quick"]["rl_steps"]
+    # every preset is a valid configuration
+    for name in PRESETS:
+        with_preset(CompareConfig(preset=name), ["--preset", name])
+
+
+def test_protocols_that_cannot_run_fail_before_training(tmp_path):
+    with pytest.raises(ValueError, match="preset must be one of quick, standard, paper; got 'huge'"):
+        _quick(tmp_path, preset="huge")
+    with pytest.raises(ValueError, match="backprop_batches must be an integer >= 1; got 0"):
+        _quick(tmp_path, backprop_batches=0)
+    with pytest.raises(ValueError, match="rl_steps must be an integer >= 1; got 0"):
+        _quick(tmp_path, rl_steps=0)
+    with pytest.raises(ValueError, match=r"adaptation_batches must be four integers >= 1 for the blocks "
+                                         r"NF1,FF1,NF2,FF2 \(or 'none'\); got '5,30,15'"):  # fmt: skip
+        _quick(tmp_path, adaptation_batches="5,30,15")
+    with pytest.raises(ValueError, match="point_mass_batches must be an integer >= 0"):
+        _quick(tmp_path, point_mass_batches=-1)
+    with pytest.raises(ValueError, match="train_env_id 'motornet/Arm26Reach-v0' must have the observation"):
+        validate(_quick(tmp_path, train_env_id="motornet/Arm26Reach-v0"))
+    assert not (tmp_path / "cmp").exists()

@@ -73,43 +73,117 @@ class Check:
 _FLASH_HOGAN = "Flash & Hogan 1985, doi:10.1523/JNEUROSCI.05-07-01688.1985"
 _MORASSO = "Morasso 1981, doi:10.1007/BF00236911"
 CHECKS: tuple[Check, ...] = (
-    Check("max_lateral_cm", "straight reaches", "max lateral deviation from the start-target line, cm",
-          f"near-straight hand paths ({_MORASSO})", high=1.0),
-    Check("path_length_ratio", "straight reaches", "path length / straight distance, go cue to trial end",
-          f"near-straight hand paths ({_MORASSO})", high=1.1),
-    Check("minimum_jerk_r", "bell-shaped speed", "speed correlation with minimum jerk, primary movement",
-          f"bell-shaped speed profile ({_FLASH_HOGAN})", low=0.9),
-    Check("final_error_cm", "stops at the target", "distance to the target at the end of the trial, cm",
-          "trained networks stop at the target (Codol et al. 2024, fig. 4)", high=1.0),
-    Check("hold_max_cm", "stops at the target", "largest distance to the target over the last 200 ms, cm",
-          "no limit cycle: the hand stays at the target", high=1.0),
-    Check("peak_speed", "human-range kinematics", "peak speed of a 10 cm reach, m/s",
-          f"human 10 cm reaches peak at 0.2-0.6 m/s ({_MORASSO}; {_FLASH_HOGAN})", low=0.2, high=0.6),
-    Check("movement_time_s", "human-range kinematics", "movement time (speed > 10 % of peak), s",
-          "human 10 cm reaches last 0.3-0.7 s (Gordon et al. 1994, doi:10.1007/BF00227302)",
-          low=0.3, high=0.7),
-    Check("return_time_s", "feedback corrections", "time to return within 1 cm of the unperturbed path, s",
-          "rapid feedback corrections within a few hundred ms (Scott 2004, doi:10.1038/nrn1427; "
-          "Codol et al. 2024, fig. 5)", high=0.4),
-    Check("ff_first_cm", "curl field", "first-exposure lateral deviation (absolute, FF1 batch 1), cm",
-          "a curl field deflects the reach (Shadmehr & Mussa-Ivaldi 1994, "
-          "doi:10.1523/JNEUROSCI.14-05-03208.1994)", low=1.0),
-    Check("ff_first_over_null", "curl field", "first-exposure deviation / null-field deviation",
-          "the deflection stands out of the baseline variability", low=3.0),
-    Check("ff_adapted_fraction", "curl field", "deviation at the end of FF1 / first exposure",
-          "adaptation removes most of the deviation (Shadmehr & Mussa-Ivaldi 1994)", high=0.3),
-    Check("aftereffect_sign", "curl field", "sign of the first NF2 deviation relative to FF1 (-1 = opposite)",
-          "after-effect of opposite sign in washout (Shadmehr & Mussa-Ivaldi 1994)", high=-0.5),
-    Check("savings_batches", "curl field", "batches to criterion in FF1 minus in FF2",
-          "savings: faster relearning of a second exposure (eLife reviewed preprint 107423)", low=1.0),
-    Check("pd_bimodal_arm", "effector shapes representation",
-          "Rayleigh test on doubled preferred directions, arm26 (1 = bimodal at p < 0.01)",
-          "bimodal preferred directions for a two-joint arm (Lillicrap & Scott 2013, "
-          "doi:10.1016/j.neuron.2012.12.033; Codol et al. 2024, fig. 6)", low=0.5),
-    Check("pd_bimodal_point_mass", "effector shapes representation",
-          "the same test for the point mass (0 = not bimodal)",
-          "no bimodality without the arm's anisotropic mechanics (Codol et al. 2024, fig. 6)", high=0.5),
-)  # fmt: skip
+    Check(
+        "max_lateral_cm",
+        "straight reaches",
+        "max lateral deviation from the start-target line, cm",
+        f"near-straight hand paths ({_MORASSO})",
+        high=1.0,
+    ),
+    Check(
+        "path_length_ratio",
+        "straight reaches",
+        "path length / straight distance, go cue to trial end",
+        f"near-straight hand paths ({_MORASSO})",
+        high=1.1,
+    ),
+    Check(
+        "minimum_jerk_r",
+        "bell-shaped speed",
+        "speed correlation with minimum jerk, primary movement",
+        f"bell-shaped speed profile ({_FLASH_HOGAN})",
+        low=0.9,
+    ),
+    Check(
+        "final_error_cm",
+        "stops at the target",
+        "distance to the target at the end of the trial, cm",
+        "trained networks stop at the target (Codol et al. 2024, fig. 4)",
+        high=1.0,
+    ),
+    Check(
+        "hold_max_cm",
+        "stops at the target",
+        "largest distance to the target over the last 200 ms, cm",
+        "no limit cycle: the hand stays at the target",
+        high=1.0,
+    ),
+    Check(
+        "peak_speed",
+        "human-range kinematics",
+        "peak speed of a 10 cm reach, m/s",
+        f"human 10 cm reaches peak at 0.2-0.6 m/s ({_MORASSO}; {_FLASH_HOGAN})",
+        low=0.2,
+        high=0.6,
+    ),
+    Check(
+        "movement_time_s",
+        "human-range kinematics",
+        "movement time (speed > 10 % of peak), s",
+        "human 10 cm reaches last 0.3-0.7 s (Gordon et al. 1994, doi:10.1007/BF00227302)",
+        low=0.3,
+        high=0.7,
+    ),
+    Check(
+        "return_time_s",
+        "feedback corrections",
+        "time to return within 1 cm of the unperturbed path, s",
+        "rapid feedback corrections within a few hundred ms (Scott 2004, doi:10.1038/nrn1427; "
+        "Codol et al. 2024, fig. 5)",
+        high=0.4,
+    ),
+    Check(
+        "ff_first_cm",
+        "curl field",
+        "first-exposure lateral deviation (absolute, FF1 batch 1), cm",
+        "a curl field deflects the reach (Shadmehr & Mussa-Ivaldi 1994, "
+        "doi:10.1523/JNEUROSCI.14-05-03208.1994)",
+        low=1.0,
+    ),
+    Check(
+        "ff_first_over_null",
+        "curl field",
+        "first-exposure deviation / null-field deviation",
+        "the deflection stands out of the baseline variability",
+        low=3.0,
+    ),
+    Check(
+        "ff_adapted_fraction",
+        "curl field",
+        "deviation at the end of FF1 / first exposure",
+        "adaptation removes most of the deviation (Shadmehr & Mussa-Ivaldi 1994)",
+        high=0.3,
+    ),
+    Check(
+        "aftereffect_sign",
+        "curl field",
+        "sign of the first NF2 deviation relative to FF1 (-1 = opposite)",
+        "after-effect of opposite sign in washout (Shadmehr & Mussa-Ivaldi 1994)",
+        high=-0.5,
+    ),
+    Check(
+        "savings_batches",
+        "curl field",
+        "batches to criterion in FF1 minus in FF2",
+        "savings: faster relearning of a second exposure (eLife reviewed preprint 107423)",
+        low=1.0,
+    ),
+    Check(
+        "pd_bimodal_arm",
+        "effector shapes representation",
+        "Rayleigh test on doubled preferred directions, arm26 (1 = bimodal at p < 0.01)",
+        "bimodal preferred directions for a two-joint arm (Lillicrap & Scott 2013, "
+        "doi:10.1016/j.neuron.2012.12.033; Codol et al. 2024, fig. 6)",
+        low=0.5,
+    ),
+    Check(
+        "pd_bimodal_point_mass",
+        "effector shapes representation",
+        "the same test for the point mass (0 = not bimodal)",
+        "no bimodality without the arm's anisotropic mechanics (Codol et al. 2024, fig. 6)",
+        high=0.5,
+    ),
+)
 CHECK_KEYS = tuple(c.key for c in CHECKS)
 
 
@@ -135,8 +209,10 @@ def reach_measures(
         raise ValueError(f"pos must have shape (T >= 3, B, 2); got {p.shape}")
     b = p.shape[1]
     hold = max(1, int(round(HOLD_WINDOW_S / dt)))
-    out = {k: np.full(b, np.nan) for k in ("max_lateral_cm", "path_length_ratio", "minimum_jerk_r",
-                                            "peak_speed", "movement_time_s")}  # fmt: skip
+    out = {
+        k: np.full(b, np.nan)
+        for k in ("max_lateral_cm", "path_length_ratio", "minimum_jerk_r", "peak_speed", "movement_time_s")
+    }
     dist = np.linalg.norm(p - np.asarray(target, dtype=float)[None], axis=-1)  # (T, B)
     out["final_error_cm"] = 100 * dist[-1]
     out["hold_max_cm"] = 100 * dist[-hold:].max(0)
@@ -163,8 +239,9 @@ def return_times(pos: np.ndarray, reference_pos: np.ndarray, dt: float, onset_st
 
 
 def batches_to_criterion(deviation: np.ndarray, criterion: float, smooth: int = 3) -> int:
-    """First batch (1-based) at which the running mean of ``|deviation|`` over ``smooth`` batches is
-    at most ``criterion``; ``len(deviation) + 1`` if it never is (censored).
+    """First batch (1-based) where the ``smooth``-batch running mean of ``|deviation|`` is <= ``criterion``.
+
+    ``len(deviation) + 1`` if it never is (censored).
     """
     d = np.abs(np.asarray(deviation, dtype=float))
     if d.ndim != 1 or d.size == 0:
@@ -227,8 +304,14 @@ def rayleigh_p(angles: np.ndarray) -> float:
     return float(min(1.0, math.exp(math.sqrt(1 + 4 * n + 4 * (n * n - rn * rn)) - (1 + 2 * n))))
 
 
-def preferred_directions(hidden: np.ndarray, go_step: np.ndarray, directions: np.ndarray, dt: float,
-                         window_s: tuple[float, float] = (0.0, 0.3), min_r2: float = 0.5) -> np.ndarray:  # fmt: skip
+def preferred_directions(
+    hidden: np.ndarray,
+    go_step: np.ndarray,
+    directions: np.ndarray,
+    dt: float,
+    window_s: tuple[float, float] = (0.0, 0.3),
+    min_r2: float = 0.5,
+) -> np.ndarray:
     """Preferred reach directions (rad) of the well-tuned hidden units.
 
     Activity is the mean hidden state over ``window_s`` after the go cue (the movement epoch); units
@@ -254,18 +337,25 @@ def preferred_directions(hidden: np.ndarray, go_step: np.ndarray, directions: np
 
 
 def bimodality(pd: np.ndarray) -> dict[str, float]:
-    """``bimodal`` (1.0 when the doubled-angle Rayleigh test rejects uniformity at :data:`BIMODAL_ALPHA`),
-    ``bimodality_index`` (resultant length of doubled angles) and ``p`` for preferred directions ``pd``.
+    """Axial bimodality of preferred directions ``pd`` (rad).
+
+    Returns ``bimodal`` (1.0 when the Rayleigh test on doubled angles rejects uniformity at
+    :data:`BIMODAL_ALPHA`, else 0.0), ``bimodality_index`` (resultant length of doubled angles),
+    ``p`` and ``n_units``.
     """
     p = rayleigh_p(2 * np.asarray(pd, dtype=float))
-    return {"bimodal": float(p < BIMODAL_ALPHA) if math.isfinite(p) else math.nan,
-            "bimodality_index": bimodality_index(pd) if np.size(pd) else math.nan, "p": p,
-            "n_units": float(np.size(pd))}  # fmt: skip
+    return {
+        "bimodal": float(p < BIMODAL_ALPHA) if math.isfinite(p) else math.nan,
+        "bimodality_index": bimodality_index(pd) if np.size(pd) else math.nan,
+        "p": p,
+        "n_units": float(np.size(pd)),
+    }
 
 
 # ----------------------------------------------------------------------------- table
-def check_table(per_seed: Mapping[str, Mapping[int, Mapping[str, float]]], methods: Sequence[str],
-                seed: int = 0) -> dict[str, dict[str, dict[str, Any]]]:  # fmt: skip
+def check_table(
+    per_seed: Mapping[str, Mapping[int, Mapping[str, float]]], methods: Sequence[str], seed: int = 0
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Per method and check: the mean over seeds with a bootstrap interval, and pass/fail.
 
     Args:
