@@ -61,7 +61,8 @@ def test_record_save_load_round_trip(tmp_path):
 def _quick(tmp_path, **kw):
     base = dict(methods="backprop,ppo", n_seeds=1, backprop_batches=2, rl_steps=4096,
                 adaptation_batches="1,2,1,2", rl_adaptation_steps=64, point_mass_batches=1,
-                env_kwargs={**P.ENV_KWARGS, **SHORT}, out_dir=str(tmp_path / "cmp"), compile=False, progress=False)  # fmt: skip
+                env_kwargs={**P.ENV_KWARGS, **SHORT}, out_dir=str(tmp_path / "cmp"), compile=False,
+                progress=False)  # fmt: skip
     base.update(kw)
     return CompareConfig(**base)
 
