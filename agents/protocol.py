@@ -70,10 +70,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "methods": "backprop,ppo", "n_seeds": 1, "backprop_batches": 600, "rl_steps": 1_000_000,
         "adaptation_batches": "5,30,15,30", "point_mass_batches": 300, "smoke": True,
     },
-    # About an hour on 2 cores: sized so that backprop passes every check (docs/results.md).
+    # About an hour on 2 idle cores (docs/results.md): two seeds, the full block design.
     "standard": {
-        "methods": "backprop,ppo", "n_seeds": 2, "backprop_batches": 3000, "rl_steps": 4_000_000,
-        "adaptation_batches": "10,100,50,100", "point_mass_batches": 1500, "smoke": False,
+        "methods": "backprop,ppo", "n_seeds": 2, "backprop_batches": 2000, "rl_steps": 2_000_000,
+        "adaptation_batches": "10,100,50,100", "point_mass_batches": 1000, "smoke": False,
     },
     # The full comparison for a cluster (--executor ray): every method, five seeds.
     "paper": {
