@@ -22,6 +22,7 @@ regularisers. RL agents keep their own optimiser settings and observation statis
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -179,17 +180,17 @@ def adapt_rl(
     model.set_random_seed(seed)
     n_envs = int(model.n_envs)
 
+    hp_file = Path(agent_dir) / "hyperparams.json"
+    normalize = json.loads(hp_file.read_text()).get("normalize") if hp_file.is_file() else None
+    norm_reward = bool(normalize.get("norm_reward", True)) if isinstance(normalize, dict) else bool(normalize)
+
     def env_for(block: str, k: int) -> Any:
         venv = make_env(FORCE_FIELD_ID, n_envs, seed + 7919 * (k + 1), block_kwargs(env_kwargs, block))
-        if norm is not None:
+        if norm is not None:  # the training run's statistics, updated as in training
             wrapped = VecNormalize(
-                venv,
-                norm_obs=norm.norm_obs,
-                norm_reward=norm.norm_reward,
-                clip_obs=norm.clip_obs,
-                clip_reward=norm.clip_reward,
-                gamma=norm.gamma,
-            )
+                venv, norm_obs=norm.norm_obs, norm_reward=norm_reward, clip_obs=norm.clip_obs,
+                clip_reward=norm.clip_reward, gamma=norm.gamma,
+            )  # fmt: skip
             wrapped.obs_rms, wrapped.ret_rms = norm.obs_rms, norm.ret_rms
             venv = wrapped
         return venv
