@@ -242,3 +242,20 @@ def test_protocols_that_cannot_run_fail_before_training(tmp_path):
     with pytest.raises(ValueError, match="train_env_id 'motornet/Arm26Reach-v0' must have the observation"):
         validate(_quick(tmp_path, train_env_id="motornet/Arm26Reach-v0"))
     assert not (tmp_path / "cmp").exists()
+
+
+def test_evaluate_refuses_an_sb3_model_trained_on_rescaled_actions():
+    """A PPO saved by the agents scripts acts in [-1, 1]: scoring its raw predictions as excitations
+    gave 10 cm for a 1.7 cm agent. evaluate() says what is missing instead."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import PPO
+
+    from agents._rl_agent import make_env
+
+    model = PPO("MlpPolicy", make_env(CENTRE_OUT, 2, 0, SHORT), n_steps=8, batch_size=8, seed=0)
+    with pytest.raises(ValueError, match=r"action space must be the environments' excitation box \[0, 1\]; "
+                                         r"got \[-1.0, 1.0\]"):  # fmt: skip
+        evaluate(model, CENTRE_OUT, env_kwargs=SHORT)
+    venv = mg.sb3.make_vec_env(CENTRE_OUT, n_envs=2, seed=0, **SHORT)
+    plain = PPO("MlpPolicy", venv, n_steps=8, batch_size=8)
+    assert evaluate(plain, CENTRE_OUT, env_kwargs=SHORT).fingertip_pos.shape[1] == 8  # [0, 1] box: accepted

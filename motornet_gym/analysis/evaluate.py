@@ -118,6 +118,7 @@ def as_controller(controller: Controller) -> Callable[[torch.Tensor, Any], tuple
     if isinstance(controller, torch.nn.Module) and hasattr(controller, "initial_hidden"):
         return lambda obs, h: controller(obs, h)  # evaluate() puts modules in eval mode
     if hasattr(controller, "predict"):
+        _check_action_space(controller)
         starts = {"first": True}
 
         def act(obs: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
@@ -135,6 +136,23 @@ def as_controller(controller: Controller) -> Callable[[torch.Tensor, Any], tuple
         "controller must be a motornet_gym policy, an object with an SB3-style predict(), or a callable "
         f"act(obs, hidden) -> (action, hidden); got {type(controller).__name__}"
     )
+
+
+def _check_action_space(model: Any) -> None:
+    """Refuse an SB3 model trained on a rescaled action box: its raw actions are not excitations."""
+    space = getattr(model, "action_space", None)
+    low = getattr(space, "low", None)
+    high = getattr(space, "high", None)
+    if low is None or high is None:
+        return
+    if np.any(np.asarray(low) < 0) or np.any(np.asarray(high) > 1):
+        raise ValueError(
+            "controller's action space must be the environments' excitation box [0, 1]; got "
+            f"[{float(np.min(low))}, {float(np.max(high))}]: this model was trained through an action "
+            "rescaling wrapper (and maybe VecNormalize), so its raw predictions are not excitations. Load "
+            "the saved run with its wrappers instead (agents/_rl.py load_agent(run_dir) for runs of the "
+            "agents scripts)"
+        )
 
 
 def antagonist_pairs(moment_arm: np.ndarray) -> list[tuple[int, int]]:
