@@ -53,7 +53,9 @@ def parse_config(cls: type, argv: list[str] | None = None, description: str | No
     Dict-valued fields take JSON (``--env-kwargs '{"vision_delay": 0.05}'``); booleans take
     ``--flag`` / ``--no-flag``. Errors from the dataclass's own validation are reported by argparse.
     """
-    parser = argparse.ArgumentParser(description=description or cls.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=description or cls.__doc__.splitlines()[0], allow_abbrev=False
+    )
     helps = _field_help(cls)
     for f in dataclasses.fields(cls):
         base, optional = _field_type(cls, f)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,10 @@ import numpy as np
 import torch
 
 import motornet_gym as mg
+from agents.protocol import FORCE_FIELD_ID
 from motornet_gym.analysis import metrics as M
 from motornet_gym.analysis.evaluate import EvaluationRecord, evaluate
 
-FORCE_FIELD_ID = "motornet/Arm26ForceField-v0"
 BLOCKS = ("NF1", "FF1", "NF2", "FF2")
 #: Blocks run in the curl field.
 FIELD_BLOCKS = ("FF1", "FF2")
@@ -53,7 +53,8 @@ class AdaptationConfig:
         lr: Adam learning rate of backprop adaptation.
         grad_clip: Max global gradient norm of backprop adaptation (0: off).
         batch_size: Episodes per backprop batch.
-        rl_chunk_steps: Environment steps per RL "batch" (rounded up by SB3 to whole rollouts).
+        rl_chunk_steps: Environment steps per RL "batch" (SB3 rounds it up to whole rollouts: PPO
+            collects ``n_steps * n_envs`` at a time, 4096 with the project's settings).
     """
 
     batches: tuple[int, int, int, int] = (10, 60, 30, 60)
@@ -61,7 +62,6 @@ class AdaptationConfig:
     grad_clip: float = 1.0
     batch_size: int = 64
     rl_chunk_steps: int = 16_384
-    field_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         b = tuple(self.batches)
@@ -203,7 +203,6 @@ def adapt_rl(
             state["block"] = block
         model.learn(config.rl_chunk_steps, reset_num_timesteps=False)
 
-    def controller() -> SB3Controller:
-        return SB3Controller(model, norm, agent.recurrent, agent.metadata)
-
-    return _run_blocks(controller, train_batch, env_kwargs, config)
+    # One controller (one forward hook) for the whole experiment: model and statistics update in place.
+    controller = SB3Controller(model, norm, agent.recurrent, agent.metadata)
+    return _run_blocks(lambda: controller, train_batch, env_kwargs, config)

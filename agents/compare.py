@@ -37,10 +37,9 @@ import motornet_gym as mg
 from agents import protocol as P
 from agents._common import check_env_id, config_to_dict, parse_config, write_json
 from agents.adaptation import AdaptationConfig, adapt_backprop, adapt_rl
-from agents.compare_report import build_report, publish, trial_dir
-from motornet_gym.analysis import phenomena as PH
+from agents.compare_report import build_report, publish, trial_analysis, trial_dir
 from motornet_gym.analysis import report
-from motornet_gym.analysis.evaluate import EvaluationRecord, evaluate
+from motornet_gym.analysis.evaluate import evaluate
 
 METHODS = ("backprop", "ppo", "sac", "recurrent_ppo")
 PRESETS = P.PRESETS
@@ -91,7 +90,7 @@ class CompareConfig:
     hidden_noise: float = P.BACKPROP_KWARGS["hidden_noise"]
     hidden_l2: float = P.BACKPROP_KWARGS["hidden_l2"]
     hidden_l2_derivative: float = P.BACKPROP_KWARGS["hidden_l2_derivative"]
-    smoke: bool = True
+    smoke: bool = False
     load: dict[str, Any] = field(default_factory=dict)
     metrics: str = ",".join(report.REPORT_METRICS)
     out_dir: str = "runs/compare"
@@ -105,12 +104,14 @@ class CompareConfig:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}; got {self.preset!r}")
         for m in self.method_list():
             if m not in METHODS:
-                raise ValueError(f"unknown method {m!r}; expected any of {', '.join(METHODS)}")
+                raise ValueError(f"methods: unknown method {m!r}; expected any of {', '.join(METHODS)}")
         if not self.method_list():
             raise ValueError(f"methods must name at least one of {', '.join(METHODS)}; got {self.methods!r}")
         for m in self.metric_list():
             if m not in report.REPORT_METRICS:
-                raise ValueError(f"unknown metric {m!r}; expected any of {', '.join(report.REPORT_METRICS)}")
+                raise ValueError(
+                    f"metrics: unknown metric {m!r}; expected any of {', '.join(report.REPORT_METRICS)}"
+                )
         for name in ("n_seeds", "backprop_batches", "rl_steps", "rl_adaptation_steps"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -118,6 +119,12 @@ class CompareConfig:
         v = self.point_mass_batches
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ValueError(f"point_mass_batches must be an integer >= 0 (0: skip); got {v!r}")
+        if not (isinstance(self.adaptation_lr, (int, float)) and self.adaptation_lr > 0):
+            raise ValueError(f"adaptation_lr must be a number > 0; got {self.adaptation_lr!r}")
+        for name in ("hidden_noise", "hidden_l2", "hidden_l2_derivative"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0; got {v!r}")
         self.adaptation()  # parses and validates adaptation_batches
         if self.executor not in ("sequential", "ray"):
             raise ValueError(f"executor must be 'sequential' or 'ray'; got {self.executor!r}")
@@ -166,7 +173,8 @@ def with_preset(config: CompareConfig, argv: list[str] | None) -> CompareConfig:
     """Apply ``config.preset``, keeping the values given explicitly on the command line."""
     if config.preset is None:
         return config
-    given = {a.split("=")[0][2:].replace("-", "_") for a in (argv or sys.argv[1:]) if a.startswith("--")}
+    args = sys.argv[1:] if argv is None else argv
+    given = {a.split("=")[0][2:].replace("-", "_") for a in args if a.startswith("--")}
     given |= {g.removeprefix("no_") for g in given}
     values = {k: v for k, v in PRESETS[config.preset].items() if k not in given}
     return dataclasses.replace(config, **values)
@@ -179,9 +187,9 @@ def validate(config: CompareConfig) -> None:
     check_env_id(config.train_env_id)
     kw = config.env_kwargs
     ev = mg.make_simulator(config.env_id, **kw)  # unknown kwargs raise here
-    ids = {"train_env_id": config.train_env_id}
-    if any(m != "load" for m in config.method_list()):
-        ids.update(perturbation=P.PERTURBATION_ID, force_field=P.FORCE_FIELD_ID)
+    ids = {"train_env_id": config.train_env_id, "perturbation suite": P.PERTURBATION_ID}
+    if config.adaptation() is not None:
+        ids["force-field suite"] = P.FORCE_FIELD_ID
     for name, other in ids.items():
         parts = mg.make_simulator(other, **kw).observation_parts
         if parts != ev.observation_parts:
@@ -201,6 +209,9 @@ def validate(config: CompareConfig) -> None:
             import ray  # noqa: F401
         except ImportError:
             raise ImportError('--executor ray needs Ray: pip install "motornet-gym[ray]"') from None
+    for m in config.method_list():
+        for s in range(config.n_seeds):
+            _check_trial_folder(trial_dir(config, m, s), trial_settings(config, m, s))
     for method, dirs in config.load.items():
         for d in dirs[: config.n_seeds]:
             meta = _run_metadata(method, Path(d))
@@ -302,52 +313,18 @@ def _curve(run: Path) -> list[tuple[float, float, float]]:
     path = run / "progress.csv"
     if not path.is_file():
         return []
-    rows = []
+    rows: dict[float, tuple[float, float, float]] = {}
     for r in csv.DictReader(path.open()):
-        if r.get("eval/final_error_cm"):
-            rows.append((float(r["env_steps"]), float(r["wall_time_s"]), float(r["eval/final_error_cm"])))
-    return rows
+        if r.get("eval/final_error_cm"):  # a resumed run logs again from its checkpoint: keep the last
+            steps = float(r["env_steps"])
+            rows[steps] = (steps, float(r["wall_time_s"]), float(r["eval/final_error_cm"]))
+    return [rows[k] for k in sorted(rows)]
 
 
 def _nanmean(x: Any) -> float:
     """Mean of the finite values (nan, without a warning, when there are none)."""
     a = np.asarray(x, dtype=float)
     return float(a[np.isfinite(a)].mean()) if np.isfinite(a).any() else float("nan")
-
-
-def reach_phenomena(rec: EvaluationRecord) -> dict[str, float]:
-    """Per-seed values of the reach checks: means over the non-catch trials of a record."""
-    keep = ~np.asarray(rec.catch, dtype=bool)
-    m = PH.reach_measures(
-        rec.fingertip_pos[:, keep], rec.start[keep], rec.target[keep], rec.go_step[keep], rec.dt
-    )
-    return {k: float(np.mean(v)) for k, v in m.items()}
-
-
-def pulse_onset(pert: EvaluationRecord, base: EvaluationRecord) -> int:
-    """Sample index (in ``fingertip_pos``, whose sample 0 is the initial state) where the pulse starts."""
-    on = np.flatnonzero(np.abs(pert.endpoint_load - base.endpoint_load).sum(-1).max(1) > 0)
-    return int(on[0]) + 1 if on.size else 0
-
-
-def feedback_phenomena(pert: EvaluationRecord, base: EvaluationRecord) -> dict[str, float]:
-    """Return time after the pulse (a trial that never returns counts as the rest of the trial)."""
-    onset = pulse_onset(pert, base)
-    t = PH.return_times(pert.fingertip_pos, base.fingertip_pos, pert.dt, onset)
-    censored = (pert.fingertip_pos.shape[0] - onset) * pert.dt
-    return {
-        "return_time_s": float(np.mean(np.where(np.isfinite(t), t, censored))),
-        "returned_fraction": float(np.isfinite(t).mean()),
-    }
-
-
-def _representation(rec: EvaluationRecord) -> dict[str, Any]:
-    if rec.hidden is None:
-        return {}
-    keep = ~np.asarray(rec.catch, dtype=bool)
-    d = rec.target[keep] - rec.start[keep]
-    pd = PH.preferred_directions(rec.hidden[:, keep], rec.go_step[keep], np.arctan2(d[:, 1], d[:, 0]), rec.dt)
-    return {**PH.bimodality(pd), "pd": pd.tolist()}
 
 
 class _Phases:
@@ -364,12 +341,54 @@ class _Phases:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
 
 
+#: Config fields that determine what a trial computes (a trial folder made with other values is refused).
+TRIAL_FIELDS = ("env_id", "train_env_id", "env_kwargs", "adaptation_batches", "adaptation_lr",
+                "rl_adaptation_steps", "compile")  # fmt: skip
+_BACKPROP_FIELDS = (
+    "backprop_batches",
+    "point_mass_batches",
+    "hidden_noise",
+    "hidden_l2",
+    "hidden_l2_derivative",
+)
+
+
+def trial_settings(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
+    """The settings that determine one trial's numbers (stored as ``trial.json`` in its folder)."""
+    names = TRIAL_FIELDS + (_BACKPROP_FIELDS if method == "backprop" else ("rl_steps",))
+    out = {k: getattr(config, k) for k in names}
+    out.update(method=method, seed=seed, load=config.load.get(method, [None] * (seed + 1))[seed])
+    return json.loads(json.dumps(out))
+
+
+def _check_trial_folder(tdir: Path, settings: dict[str, Any]) -> None:
+    """Refuse to reuse a trial folder made with other settings (e.g. quick's trials under standard)."""
+    stamp = tdir / "trial.json"
+    if not tdir.is_dir() or not any(tdir.iterdir()):
+        return
+    saved = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    diff = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
+    if diff:
+        raise ValueError(
+            f"out_dir holds a trial made with other settings: {tdir} differs in {', '.join(diff)} "
+            f"(saved {[saved.get(k) for k in diff]}, now {[settings.get(k) for k in diff]}); "
+            "use another --out-dir or delete that folder"
+        )
+
+
 def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
-    """Train (unless loaded), evaluate, adapt and save one (method, seed) trial; returns its summary."""
+    """Train (unless loaded), evaluate, adapt and save one (method, seed) trial; returns its summary.
+
+    A finished trial (its ``eval.json`` exists) is returned as saved; an interrupted one resumes its
+    training run from the checkpoint and redoes evaluation and adaptation (deterministic).
+    """
     tdir = trial_dir(config, method, seed)
+    settings = trial_settings(config, method, seed)
+    _check_trial_folder(tdir, settings)
     if (tdir / "eval.json").is_file():
         return json.loads((tdir / "eval.json").read_text())
     tdir.mkdir(parents=True, exist_ok=True)
+    write_json(tdir / "trial.json", settings)
     phase = _Phases()
     kw = dict(config.env_kwargs)
     budget = config.backprop_batches if method == "backprop" else config.rl_steps
@@ -385,10 +404,6 @@ def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
     recs["pert_none"] = phase(
         "evaluation", evaluate, ctrl, P.PERTURBATION_ID, env_kwargs={**kw, "eval_pulse_magnitude": 0.0}
     )
-    values = {**reach_phenomena(recs["main"]), **feedback_phenomena(recs["pert"], recs["pert_none"])}
-    rep = _representation(recs["main"])
-    if rep:
-        values["pd_bimodal_arm"] = rep["bimodal"]
     out: dict[str, Any] = {
         "method": method,
         "seed": seed,
@@ -396,12 +411,6 @@ def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
         "curve": _curve(train_dir),
         "env_steps": summary.get("env_steps"),
         "batches": summary.get("batches"),
-        "perturbation": {
-            "max_deviation_cm": 100 * _nanmean(_max_dev(recs["pert"], recs["pert_none"])),
-            "time_to_return_s": values["return_time_s"],
-            "returned_fraction": values["returned_fraction"],
-        },
-        "representation": {"arm": rep},
     }
     adaptation = config.adaptation()
     if adaptation is not None:
@@ -421,32 +430,21 @@ def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
             dev, ff_recs, _ = phase("adaptation", adapt_rl, train_dir, kw, adaptation, seed)
         recs.update({f"ff_{k}": v for k, v in ff_recs.items()})
         out["adaptation"] = dev
-        values.update(PH.curl_field_measures(dev))
-        out["force_field"] = {
-            c: float(np.mean(dev[b][:1]))
-            for c, b in (("null", "NF1"), ("before", "FF1"), ("washout", "NF2"), ("relearn", "FF2"))
-        }
-        out["force_field"]["after"] = float(np.mean(dev["FF1"][-max(1, len(dev["FF1"]) // 10) :]))
     if config.point_mass_batches > 0 and method == "backprop":
         pm_dir = tdir / "point_mass"
         phase("point_mass", _train, method, pm_dir, P.POINT_MASS_ID, config, seed, config.point_mass_batches)
         pm = phase("evaluation", evaluate, _controller(method, pm_dir), P.POINT_MASS_ID, env_kwargs=kw)
         recs["point_mass"] = pm
-        out["representation"]["point_mass"] = _representation(pm)
-        values["pd_bimodal_point_mass"] = out["representation"]["point_mass"]["bimodal"]
-    out["phenomena"] = values
+    out.update(trial_analysis(recs, out.get("adaptation")))
+    if "train" in phase.seconds and summary.get("wall_time_s") is not None:
+        phase.seconds["train"] = float(summary["wall_time_s"])  # across resumes of the run
     out["phases_s"] = phase.seconds
     rec_dir = tdir / "records"
     rec_dir.mkdir(exist_ok=True)
     for name, rec in recs.items():
         rec.save(rec_dir / f"{name}.npz")
-    write_json(tdir / "eval.json", report._clean(out))
+    write_json(tdir / "eval.json", report.json_safe(out))
     return out
-
-
-def _max_dev(pert: EvaluationRecord, base: EvaluationRecord) -> np.ndarray:
-    onset = pulse_onset(pert, base)
-    return np.linalg.norm(pert.fingertip_pos[onset:] - base.fingertip_pos[onset:], axis=-1).max(0)
 
 
 # ----------------------------------------------------------------------------- executors
@@ -480,7 +478,9 @@ def _run_ray(config: CompareConfig, trials: list[tuple[str, int]]) -> None:
         param_space={"config": cfg, "pair": tune.grid_search(list(range(len(trials))))},
         run_config=tune.RunConfig(storage_path=str(Path(config.out_dir).resolve() / "ray"), name="compare"),
     )
-    tuner.fit()
+    grid = tuner.fit()
+    if grid.errors:
+        raise RuntimeError(f"{len(grid.errors)} Ray trial(s) failed; first error: {grid.errors[0]!r}")
 
 
 def compare(config: CompareConfig) -> Path:

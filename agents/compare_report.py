@@ -25,8 +25,8 @@ from motornet_gym.analysis import phenomena as PH
 from motornet_gym.analysis import plots, report
 from motornet_gym.analysis.evaluate import EvaluationRecord
 
-#: Keys of results.json that depend on the machine (everything else reproduces exactly).
-WALL_CLOCK_KEYS = ("wall_clock", "curves_wall_time", "machine")
+#: Keys of results.json that depend on the machine and install (everything else reproduces exactly).
+MACHINE_KEYS = ("wall_clock", "curves_wall_time", "machine", "versions")
 #: Force-field conditions (records of the block design), in the order of the report's figure.
 FF_CONDITIONS = ("null", "before", "after", "washout", "relearn")
 #: ``agents.compare.CompareConfig`` (not imported: the runner imports this module).
@@ -50,6 +50,83 @@ def _field_trials(rec: EvaluationRecord) -> EvaluationRecord:
         elif isinstance(v, np.ndarray) and v.ndim >= 2 and f.name not in ("target", "start"):
             arrays[f.name] = v[:, :n]
     return dataclasses.replace(rec, metrics={k: v[:n] for k, v in rec.metrics.items()}, **arrays)
+
+
+# ----------------------------------------------------------------------------- per-trial analysis
+def reach_phenomena(rec: EvaluationRecord) -> dict[str, float]:
+    """Per-seed values of the reach checks: means over the non-catch trials of a record."""
+    keep = ~np.asarray(rec.catch, dtype=bool)
+    m = PH.reach_measures(
+        rec.fingertip_pos[:, keep], rec.start[keep], rec.target[keep], rec.go_step[keep], rec.dt
+    )
+    return {k: float(np.mean(v)) for k, v in m.items()}
+
+
+def pulse_onset(pert: EvaluationRecord, base: EvaluationRecord) -> int:
+    """Sample index of the pulse's start in ``fingertip_pos`` (sample ``k`` = time ``k dt``).
+
+    The load of step ``k`` acts over ``[k dt, (k + 1) dt)``, so the pulse starts at sample ``k``.
+    """
+    on = np.flatnonzero(np.abs(pert.endpoint_load - base.endpoint_load).sum(-1).max(1) > 0)
+    return int(on[0]) if on.size else 0
+
+
+def feedback_phenomena(pert: EvaluationRecord, base: EvaluationRecord) -> dict[str, float]:
+    """Slowest return after the pulse over the trials, the mean return time and the returned fraction.
+
+    A trial that never returns counts as the rest of the trial, so it fails the check.
+    """
+    onset = pulse_onset(pert, base)
+    t = PH.return_times(pert.fingertip_pos, base.fingertip_pos, pert.dt, onset)
+    censored = np.where(np.isfinite(t), t, (pert.fingertip_pos.shape[0] - onset) * pert.dt)
+    dev = np.linalg.norm(pert.fingertip_pos[onset:] - base.fingertip_pos[onset:], axis=-1).max(0)
+    return {
+        "return_time_s": float(censored.max()),
+        "mean_return_time_s": float(censored.mean()),
+        "returned_fraction": float(np.isfinite(t).mean()),
+        "max_deviation_cm": float(100 * dev.mean()),
+    }
+
+
+def representation(rec: EvaluationRecord) -> dict[str, Any]:
+    """Bimodality of the preferred directions of a record's tuned hidden units ({} without hidden state)."""
+    if rec.hidden is None:
+        return {}
+    keep = ~np.asarray(rec.catch, dtype=bool)
+    d = rec.target[keep] - rec.start[keep]
+    pd = PH.preferred_directions(rec.hidden[:, keep], rec.go_step[keep], np.arctan2(d[:, 1], d[:, 0]), rec.dt)
+    return {**PH.bimodality(pd), "pd": pd.tolist()}
+
+
+def trial_analysis(
+    recs: Mapping[str, EvaluationRecord], adaptation: Mapping[str, Sequence[float]] | None
+) -> dict[str, Any]:
+    """Everything the report derives from one trial's records and block-design curve.
+
+    Computed by the runner (``eval.json``) and again by :func:`build_report` from the saved records,
+    so a report always reflects the current measures.
+    """
+    pert = feedback_phenomena(recs["pert"], recs["pert_none"])
+    values = {**reach_phenomena(recs["main"]), "return_time_s": pert["return_time_s"]}
+    rep = {"arm": representation(recs["main"])}
+    if rep["arm"]:
+        values["pd_bimodal_arm"] = rep["arm"]["bimodal"]
+    if "point_mass" in recs:
+        rep["point_mass"] = representation(recs["point_mass"])
+        values["pd_bimodal_point_mass"] = rep["point_mass"].get("bimodal", float("nan"))
+    out: dict[str, Any] = {"perturbation": pert, "representation": rep}
+    if adaptation:
+        values.update(PH.curl_field_measures(adaptation))
+        tail = PH.adapted_batches(len(adaptation["FF1"]))
+        out["force_field"] = {
+            "null": float(adaptation["NF1"][0]),
+            "before": float(adaptation["FF1"][0]),
+            "after": float(np.mean(adaptation["FF1"][-tail:])),
+            "washout": float(adaptation["NF2"][0]),
+            "relearn": float(adaptation["FF2"][0]),
+        }
+    out["phenomena"] = values
+    return out
 
 
 def budget_text(config: CompareConfig) -> str:
@@ -97,24 +174,26 @@ def build_report(config: CompareConfig, command: str | None = None) -> Path:
     for m in methods:
         per_seed[m], phen[m], curves[m], adapt[m], phases[m] = {}, {}, [], [], {}
         for s in range(config.n_seeds):
-            e = json.loads((trial_dir(config, m, s) / "eval.json").read_text())
+            tdir = trial_dir(config, m, s)
+            e = json.loads((tdir / "eval.json").read_text())
+            recs = {p.stem: EvaluationRecord.load(p) for p in sorted((tdir / "records").glob("*.npz"))}
+            a = trial_analysis(recs, e.get("adaptation"))  # from the records: the current measures
             per_seed[m][s] = {k: (np.nan if v is None else v) for k, v in e["metrics"].items()}
-            phen[m][s] = {k: (np.nan if v is None else v) for k, v in e.get("phenomena", {}).items()}
+            phen[m][s] = a["phenomena"]
             curves[m].append([tuple(r) for r in e.get("curve", [])])
             if "adaptation" in e:
                 adapt[m].append(e["adaptation"])
             for key, dest in (("perturbation", pert), ("force_field", ff)):
-                for k, v in e.get(key, {}).items():
-                    dest.setdefault(m, {}).setdefault(k, []).append(np.nan if v is None else v)
+                for k, v in a.get(key, {}).items():
+                    dest.setdefault(m, {}).setdefault(k, []).append(v)
             for k, v in e.get("phases_s", {}).items():
                 phases[m][k] = phases[m].get(k, 0.0) + float(v)
             if s == 0:
-                for eff, r in e.get("representation", {}).items():
+                first[m] = recs
+                for eff, r in a["representation"].items():
                     if r and "pd" in r:
                         pds[f"{m}, {'arm26' if eff == 'arm' else 'point mass'}"] = np.asarray(r["pd"])
                         rep.setdefault(m, {})[eff] = {k: v for k, v in r.items() if k != "pd"}
-        recs = sorted((trial_dir(config, m, 0) / "records").glob("*.npz"))
-        first[m] = {p.stem: EvaluationRecord.load(p) for p in recs}
     summary = report.aggregate(per_seed, config.metric_list())
     checks = PH.check_table(phen, methods)
     fig = out / "figures"
@@ -169,7 +248,7 @@ def build_report(config: CompareConfig, command: str | None = None) -> Path:
         "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": _cpus()},
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(report._clean(results), indent=2, sort_keys=True))
+    (out / "results.json").write_text(json.dumps(report.json_safe(results), indent=2, sort_keys=True))
     report.write_csv(out / "metrics.csv", per_seed)
     rel = {k: str(Path(v).relative_to(out)) for k, v in figures.items()}
     path = out / "report.md"
@@ -327,7 +406,7 @@ def render(results: Mapping[str, Any], figures: Mapping[str, str], smoke: bool) 
             f"![force field]({figures['force_field']})",
             "",
         ]
-    lines += ["## Network activity", "", report._hidden_text(results.get("hidden", {})), ""]
+    lines += ["## Network activity", "", report.hidden_text(results.get("hidden", {})), ""]
     if "preferred_directions" in figures:
         rep = results.get("representation", {})
         txt = "; ".join(

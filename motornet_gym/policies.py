@@ -70,7 +70,8 @@ class GRUPolicy(nn.Module):
     ):
         super().__init__()
         _check_sizes(obs_size=obs_size, action_size=action_size, hidden_size=hidden_size)
-        if not (isinstance(hidden_noise, (int, float)) and 0 <= float(hidden_noise) < float("inf")):
+        ok = isinstance(hidden_noise, (int, float)) and not isinstance(hidden_noise, bool)
+        if not (ok and 0 <= float(hidden_noise) < float("inf")):
             raise ValueError(f"hidden_noise must be a finite number >= 0; got {hidden_noise!r}")
         self.obs_size, self.action_size, self.hidden_size = obs_size, action_size, hidden_size
         self.hidden_noise = float(hidden_noise)

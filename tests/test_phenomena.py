@@ -102,6 +102,8 @@ def test_jittery_reach_fails_the_bell_shape():
 
 
 def test_return_time_after_a_pulse_and_a_trial_that_never_returns():
+    """Return times from the pulse onset sample; the report's per-seed value is the slowest trial,
+    a trial that never returns counting as the rest of the trial (so the check fails)."""
     ref = np.zeros((50, 2, 2))
     pos = ref.copy()
     t = np.arange(50)
@@ -178,3 +180,40 @@ def test_check_table_reports_mean_interval_and_pass():
     assert 0.4 <= t["bp"]["final_error_cm"]["ci_low"] <= t["bp"]["final_error_cm"]["ci_high"] <= 0.8
     # A seed without a value (nan) makes the check fail: it is not silently averaged away.
     assert math.isnan(t["rl"]["final_error_cm"]["mean"]) and not t["rl"]["final_error_cm"]["pass"]
+
+
+def test_a_single_cluster_is_not_bimodal():
+    rng = np.random.default_rng(2)
+    one_cluster = rng.normal(0.3, 0.3, 120)
+    assert PH.rayleigh_p(2 * one_cluster) < 1e-6  # the doubled-angle test alone would call it bimodal
+    assert PH.bimodality(one_cluster)["bimodal"] == 0.0
+
+
+def test_rayleigh_p_matches_the_null_distribution():
+    """The approximation against a Monte Carlo estimate of P(R >= r) for uniform angles (n = 20)."""
+    rng = np.random.default_rng(3)
+    a = rng.vonmises(0.0, 0.8, 20)
+    r = np.abs(np.exp(1j * a).mean())
+    null = np.abs(np.exp(1j * rng.uniform(-np.pi, np.pi, (200_000, 20))).mean(1))
+    p_mc = (null >= r).mean()
+    assert 1e-4 < p_mc < 0.2  # an informative regime
+    assert PH.rayleigh_p(a) == pytest.approx(p_mc, rel=0.1)
+
+
+def test_savings_is_undefined_when_neither_field_block_reaches_the_criterion():
+    blocks = {"NF1": [0.1, -0.1], "FF1": [-3.0] * 10, "NF2": [1.0], "FF2": [-3.0] * 5}
+    m = PH.curl_field_measures(blocks)
+    assert math.isnan(m["savings_batches"]) and not CHECK["savings_batches"].passes(m["savings_batches"])
+
+
+def test_aftereffect_is_measured_from_the_null_baseline():
+    # A biased baseline (+1 cm): FF1 pushes to -2, NF2 starts at +0.5, below the baseline: the same
+    # side as the field effect, not an after-effect, although its raw sign is opposite.
+    blocks = {"NF1": [1.0, 1.0], "FF1": [-2.0, -1.0], "NF2": [0.5], "FF2": [-2.0, -1.0]}
+    assert PH.curl_field_measures(blocks)["aftereffect_sign"] == 1.0
+
+
+def test_movement_time_is_exact_to_the_sample():
+    # Speed > 10 % of peak over tau in [0.0865, 0.9135] of a 0.5 s reach: samples 15 ... 55 -> 0.41 s
+    v = _measures(_minimum_jerk(0.5))
+    assert v["movement_time_s"] == pytest.approx(0.41, abs=1e-9)

@@ -127,7 +127,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "return_time_s",
         "feedback corrections",
-        "time to return within 1 cm of the unperturbed path, s",
+        "slowest return within 1 cm of the unperturbed path over the reaches, s",
         "rapid feedback corrections within a few hundred ms (Scott 2004, doi:10.1038/nrn1427; "
         "Codol et al. 2024, fig. 5)",
         high=0.4,
@@ -135,7 +135,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "ff_first_cm",
         "curl field",
-        "first-exposure lateral deviation (absolute, FF1 batch 1), cm",
+        "first-exposure lateral deviation from the NF1 baseline, cm",
         "a curl field deflects the reach (Shadmehr & Mussa-Ivaldi 1994, "
         "doi:10.1523/JNEUROSCI.14-05-03208.1994)",
         low=1.0,
@@ -157,7 +157,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "aftereffect_sign",
         "curl field",
-        "sign of the first NF2 deviation relative to FF1 (-1 = opposite)",
+        "sign of the first NF2 deviation vs FF1's, both from the NF1 baseline (-1 = opposite)",
         "after-effect of opposite sign in washout (Shadmehr & Mussa-Ivaldi 1994)",
         high=-0.5,
     ),
@@ -252,37 +252,46 @@ def batches_to_criterion(deviation: np.ndarray, criterion: float, smooth: int = 
     return int(hit[0]) + 1 if hit.size else d.size + 1
 
 
-def curl_field_measures(blocks: Mapping[str, Sequence[float]], adapted_tail: float = 0.1) -> dict[str, float]:
+def adapted_batches(n: int) -> int:
+    """How many of a field block's last batches count as "after adaptation": the last 10 %, at least 1."""
+    return max(1, int(round(0.1 * n)))
+
+
+def curl_field_measures(blocks: Mapping[str, Sequence[float]]) -> dict[str, float]:
     """Measures of the NF1 -> FF1 -> NF2 -> FF2 block design from per-batch signed lateral deviations.
 
     Args:
         blocks: ``{"NF1", "FF1", "NF2", "FF2"} -> (n_batches,)`` signed lateral deviation (cm) of the
             controller at each batch of the block (measured before that batch's update).
-        adapted_tail: Fraction of FF1's last batches averaged as "after adaptation".
 
     Returns:
-        ``ff_first_cm`` (|FF1 batch 1|), ``ff_first_over_null`` (over the mean |NF1|),
-        ``ff_adapted_fraction`` (|mean of FF1's tail| / first), ``aftereffect_sign`` (sign of NF2
-        batch 1 times the sign of FF1 batch 1: -1 = opposite), ``savings_batches`` (batches to
-        criterion in FF1 minus FF2; criterion: half the first-exposure deviation), and the raw
+        ``ff_first_cm`` (|FF1 batch 1 - NF1 mean|), ``ff_first_over_null`` (|FF1 batch 1| over the
+        mean |NF1|), ``ff_adapted_fraction`` (|mean of FF1's last :func:`adapted_batches`| / |FF1
+        batch 1|), ``aftereffect_sign`` (sign of NF2 batch 1 relative to the NF1 baseline, times the
+        sign of FF1 batch 1 relative to it: -1 = opposite), ``savings_batches`` (batches to criterion
+        in FF1 minus FF2, over the first ``min(len(FF1), len(FF2))`` batches; criterion: half the
+        first-exposure deviation; nan when neither block reaches it), and the raw
         ``ff1_batches_to_criterion`` / ``ff2_batches_to_criterion``.
     """
     missing = [k for k in ("NF1", "FF1", "NF2", "FF2") if k not in blocks or len(blocks[k]) == 0]
     if missing:
         raise ValueError(f"blocks must hold non-empty NF1, FF1, NF2 and FF2; missing {missing}")
     nf1, ff1, nf2, ff2 = (np.asarray(blocks[k], dtype=float) for k in ("NF1", "FF1", "NF2", "FF2"))
-    first = abs(ff1[0])
+    base = float(np.mean(nf1))
+    first = abs(ff1[0] - base)
     null = float(np.mean(np.abs(nf1)))
-    tail = max(1, int(round(adapted_tail * ff1.size)))
-    criterion = 0.5 * first
-    n1 = batches_to_criterion(ff1, criterion)
-    n2 = batches_to_criterion(ff2, criterion)
+    tail = adapted_batches(ff1.size)
+    criterion = 0.5 * abs(ff1[0])
+    n = min(ff1.size, ff2.size)
+    n1 = batches_to_criterion(ff1[:n], criterion)
+    n2 = batches_to_criterion(ff2[:n], criterion)
+    censored = n1 > n and n2 > n
     return {
         "ff_first_cm": float(first),
-        "ff_first_over_null": float(first / null) if null > 0 else math.inf,
-        "ff_adapted_fraction": float(abs(ff1[-tail:].mean()) / first) if first > 0 else math.nan,
-        "aftereffect_sign": float(np.sign(nf2[0]) * np.sign(ff1[0])),
-        "savings_batches": float(n1 - n2),
+        "ff_first_over_null": float(abs(ff1[0]) / max(null, 1e-9)),
+        "ff_adapted_fraction": float(abs(ff1[-tail:].mean()) / abs(ff1[0])) if ff1[0] != 0 else math.nan,
+        "aftereffect_sign": float(np.sign(nf2[0] - base) * np.sign(ff1[0] - base)),
+        "savings_batches": math.nan if censored else float(n1 - n2),
         "ff1_batches_to_criterion": float(n1),
         "ff2_batches_to_criterion": float(n2),
     }
@@ -340,12 +349,18 @@ def bimodality(pd: np.ndarray) -> dict[str, float]:
     """Axial bimodality of preferred directions ``pd`` (rad).
 
     Returns ``bimodal`` (1.0 when the Rayleigh test on doubled angles rejects uniformity at
-    :data:`BIMODAL_ALPHA`, else 0.0), ``bimodality_index`` (resultant length of doubled angles),
+    :data:`BIMODAL_ALPHA` and the doubled angles are more concentrated than the raw ones, i.e. two
+    opposite clusters rather than one; else 0.0), ``bimodality_index`` (resultant length of doubled angles),
     ``p`` and ``n_units``.
     """
-    p = rayleigh_p(2 * np.asarray(pd, dtype=float))
+    a = np.asarray(pd, dtype=float)
+    p = rayleigh_p(2 * a)
+    # Axial, not unimodal: a single cluster also concentrates its doubled angles, but less than its
+    # raw ones (R1 = exp(-s^2 / 2) > R2 = exp(-2 s^2) for a wrapped normal of spread s).
+    r1 = float(np.abs(np.exp(1j * a).mean())) if a.size else math.nan
+    r2 = float(np.abs(np.exp(2j * a).mean())) if a.size else math.nan
     return {
-        "bimodal": float(p < BIMODAL_ALPHA) if math.isfinite(p) else math.nan,
+        "bimodal": float(p < BIMODAL_ALPHA and r2 > r1) if math.isfinite(p) else math.nan,
         "bimodality_index": bimodality_index(pd) if np.size(pd) else math.nan,
         "p": p,
         "n_units": float(np.size(pd)),
@@ -375,8 +390,10 @@ def check_table(
             if not vals:
                 continue
             a = np.asarray(vals, dtype=float)
-            s = summarize(np.where(np.isfinite(a), a, np.nan), seed=seed)
-            mean = float(np.mean(a)) if np.isfinite(a).all() else math.nan
-            rows[c.key] = {**s, "mean": mean, "pass": c.passes(mean)}
+            if np.isfinite(a).all():
+                s = summarize(a, seed=seed)
+            else:  # a seed without a value: no mean, no interval (not silently averaged away)
+                s = {"mean": math.nan, "iqm": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+            rows[c.key] = {**s, "n": int(a.size), "pass": c.passes(s["mean"])}
         out[m] = rows
     return out

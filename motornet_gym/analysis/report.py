@@ -87,22 +87,23 @@ def write_csv(path: Path, per_seed: Mapping[str, Mapping[int, Mapping[str, float
                 w.writerow([method, seed, *[vals.get(k, "") for k in keys]])
 
 
-def _clean(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
+    """``obj`` with numpy scalars as Python numbers and non-finite floats as ``None`` (valid JSON)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, np.generic):
-        return _clean(obj.item())
+        return json_safe(obj.item())
     return obj
 
 
 def write_report(out_dir: Path, results: Mapping[str, Any], figures: Mapping[str, str]) -> Path:
     """Write ``results.json`` and ``report.md`` (figures given as paths relative to ``out_dir``)."""
     out_dir = Path(out_dir)
-    (out_dir / "results.json").write_text(json.dumps(_clean(dict(results)), indent=2, sort_keys=True))
+    (out_dir / "results.json").write_text(json.dumps(json_safe(dict(results)), indent=2, sort_keys=True))
     methods = list(results["methods"])
     cfg = results["config"]
     lines = [
@@ -154,7 +155,7 @@ def write_report(out_dir: Path, results: Mapping[str, Any], figures: Mapping[str
         "",
         "## Network activity",
         "",
-        _hidden_text(results.get("hidden", {})),
+        hidden_text(results.get("hidden", {})),
         "",
         f"![hidden PCA]({figures['hidden_pca']})",
         "",
@@ -192,7 +193,8 @@ def _force_field_table(ff: Mapping[str, Mapping[str, float]], methods: Sequence[
     return "\n".join(rows) + "\n\n" + note
 
 
-def _hidden_text(h: Mapping[str, Any]) -> str:
+def hidden_text(h: Mapping[str, Any]) -> str:
+    """One paragraph on the hidden activity: participation ratios and linear CKA between controllers."""
     if not h or not h.get("participation_ratio"):
         return "_No controller with a hidden state._"
     pr = ", ".join(f"{k}: {v:.2f}" for k, v in h["participation_ratio"].items())
