@@ -89,8 +89,10 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
     Drawn by the task from the generator seeded by ``reset(seed=...)``: for reaching, start and
     target configurations uniform in joint space; for centre-out tasks, a centre posture and a
     target on a circle. ``reset(options=...)`` accepts the task's options, e.g. ``"joint_pos"``
-    ``(D,)``, ``"target"`` ``(2,)`` m, ``"suite": "eval"`` for the evaluation trials, and
-    ``"go_time"`` (s) for tasks with a go cue; unknown options raise ``ValueError``.
+    ``(D,)``, ``"target"`` ``(2,)`` m, ``"suite": "eval"`` with ``"trial": k`` for trial ``k``
+    (default 0) of the task's evaluation suite (``simulator.task.eval_size`` trials), and
+    ``"go_time"`` (s) for tasks with a go cue; unknown options raise ``ValueError``. A reset that
+    raises leaves the env as it was (the previous episode, if any, can go on).
 
     ## Episode End
 
@@ -173,9 +175,17 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; ``seed`` seeds the engine's generator (and ``np_random``)."""
+        """Start an episode; ``seed`` seeds the engine's generator (and ``np_random``).
+
+        ``options={"suite": "eval"}`` runs trial ``options.get("trial", 0)`` of the task's
+        evaluation suite. A reset that raises (bad option, bad seed) leaves the env as it was: the
+        previous episode can go on, or, before any reset, ``step`` asks for one.
+        """
+        if options and options.get("suite") == "eval" and "trial" not in options:
+            options = {**options, "trial": 0}
+        packed = self.simulator.reset_packed(seed=seed, options=options)
         super().reset(seed=seed)
-        host = self._finish(self.simulator.reset_packed(seed=seed, options=options), reset=True)
+        host = self._finish(packed, reset=True)
         return host.observation[0], self._info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
