@@ -26,6 +26,7 @@ from . import fastpath
 from ._reset_draw import check_seed, sample_task
 from .compiled_step import FROZEN_UNCHECKED_MAX_BATCH, MAX_FUSED_STAGES, CompiledStep
 from .dynamics import Effector, EffectorState
+from .dynamics._validation import check_dtype
 from .packed import OUTPUTS, Layout, entries_of
 from .sensory import delay_steps, fill_delay_line, observation_std, push, std_vector
 from .sim_types import Noise, SimState, SimulatorConfig, StepOutput
@@ -44,7 +45,8 @@ class Simulator:
         config: Episode length, delays, noise and efference copy.
         batch_size: ``B``.
         device: Torch device; the effector's if ``None``.
-        dtype: Floating dtype; ``torch.get_default_dtype()`` if ``None`` (float64 works end to end).
+        dtype: Floating dtype or its name (``"float64"``); ``torch.get_default_dtype()`` if ``None``
+            (float64 works end to end).
         env_id: Registered id this simulator was made from, if any.
         compile: Run the step through ``torch.compile`` (``fullgraph=True``, ``dynamic=False``):
             one fused graph for the whole step (action clipping and noise, task loads, effector,
@@ -76,7 +78,7 @@ class Simulator:
         *,
         batch_size: int = 1,
         device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
         env_id: str | None = None,
         compile: bool = False,
     ) -> None:
@@ -85,9 +87,7 @@ class Simulator:
             raise ValueError(f"compile must be True or False; got {compile!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
-        dtype = torch.get_default_dtype() if dtype is None else dtype
-        if not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating-point torch.dtype; got {dtype}")
+        dtype = check_dtype("dtype", dtype) or torch.get_default_dtype()
         device = torch.device(device) if device is not None else effector.pos_lower_bound.device
         if abs(task.dt - effector.dt) > 1e-12:
             raise ValueError(f"task dt {task.dt} s differs from effector dt {effector.dt} s")

@@ -3,7 +3,8 @@
 The renderer is stateless between frames: the caller passes one :class:`LimbFrame` per sub-
 environment (numpy arrays in SI units, taken from the engine's ``info``) and gets an RGB image
 ``(size, size, 3)`` ``uint8``. pygame-ce (a core dependency) is imported when a renderer is created,
-so importing the package does not start SDL; ``SDL_VIDEODRIVER=dummy`` renders headless (only ``"human"`` mode opens a window).
+so importing the package does not start SDL; ``SDL_VIDEODRIVER=dummy`` renders headless (only
+``"human"`` mode opens a window).
 
 How muscles are drawn:
 
