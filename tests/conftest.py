@@ -19,6 +19,15 @@ REQUIRE_COMPILER = os.environ.get("MOTORNET_GYM_REQUIRE_COMPILER", "").strip() n
 COMPILER_SKIP = re.compile(r"C\+\+ compiler|Triton is not installed")
 
 
+def require_compiler(device: str = "cpu") -> None:
+    """Skip the calling test when no compiler for ``device`` is found (a failure under CI, see above)."""
+    from motornet_gym import fastpath
+
+    problem = fastpath.compiler_problem(device)
+    if problem is not None:
+        pytest.skip(problem)
+
+
 def compiler_skip_is_failure(reason: str, require: bool = REQUIRE_COMPILER) -> bool:
     """Whether a skip with ``reason`` must be reported as a failure."""
     return require and COMPILER_SKIP.search(reason) is not None
