@@ -17,6 +17,16 @@ __version__ = "0.1.0"
 
 register_envs()
 
+
+def __getattr__(name: str) -> object:
+    """``motornet_gym.analysis``, imported on first use (keeps ``import motornet_gym`` light)."""
+    if name == "analysis":
+        import importlib
+
+        return importlib.import_module(".analysis", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ENV_IDS",
     "ENV_SPECS",
@@ -26,6 +36,7 @@ __all__ = [
     "SimulatorConfig",
     "Trajectory",
     "__version__",
+    "analysis",
     "dynamics",
     "io",
     "make_simulator",

@@ -17,15 +17,16 @@ or not.
 from __future__ import annotations
 
 import copy
-import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
 from . import fastpath
+from ._reset_draw import check_seed, sample_task
 from .compiled_step import FROZEN_UNCHECKED_MAX_BATCH, MAX_FUSED_STAGES, CompiledStep
 from .dynamics import Effector, EffectorState
+from .dynamics._validation import check_dtype
 from .packed import OUTPUTS, Layout, entries_of
 from .sensory import delay_steps, fill_delay_line, observation_std, push, std_vector
 from .sim_types import Noise, SimState, SimulatorConfig, StepOutput
@@ -44,7 +45,8 @@ class Simulator:
         config: Episode length, delays, noise and efference copy.
         batch_size: ``B``.
         device: Torch device; the effector's if ``None``.
-        dtype: Floating dtype; ``torch.get_default_dtype()`` if ``None`` (float64 works end to end).
+        dtype: Floating dtype or its name (``"float64"``); ``torch.get_default_dtype()`` if ``None``
+            (float64 works end to end).
         env_id: Registered id this simulator was made from, if any.
         compile: Run the step through ``torch.compile`` (``fullgraph=True``, ``dynamic=False``):
             one fused graph for the whole step (action clipping and noise, task loads, effector,
@@ -76,7 +78,7 @@ class Simulator:
         *,
         batch_size: int = 1,
         device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
         env_id: str | None = None,
         compile: bool = False,
     ) -> None:
@@ -85,9 +87,7 @@ class Simulator:
             raise ValueError(f"compile must be True or False; got {compile!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
-        dtype = torch.get_default_dtype() if dtype is None else dtype
-        if not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating-point torch.dtype; got {dtype}")
+        dtype = check_dtype("dtype", dtype) or torch.get_default_dtype()
         device = torch.device(device) if device is not None else effector.pos_lower_bound.device
         if abs(task.dt - effector.dt) > 1e-12:
             raise ValueError(f"task dt {task.dt} s differs from effector dt {effector.dt} s")
@@ -187,10 +187,22 @@ class Simulator:
         return obs, clean
 
     # ------------------------------------------------------------------ reset
-    def _initial(self, batch_size: int, options: Mapping[str, Any] | None) -> SimState:
-        task_state = self.task.sample_initial(batch_size, self._generator, options)
-        self.effector.check_joint_pos(task_state.joint_pos)
-        noise = self.draw_noise(batch_size)
+    def _initial(
+        self, batch_size: int, options: Mapping[str, Any] | None, seeds: tuple[int | None, ...] | None = None
+    ) -> SimState:
+        if seeds is None:
+            task_state = sample_task(self.task, batch_size, self._generator, options)
+            self.effector.check_joint_pos(task_state.joint_pos)
+            noise = self.draw_noise(batch_size)
+        else:  # row i draws exactly what a batch-1 reset with seed seeds[i] draws
+            rows = []
+            for s in seeds:
+                if s is not None:
+                    self._generator.manual_seed(s)
+                row = sample_task(self.task, 1, self._generator, options)
+                self.effector.check_joint_pos(row.joint_pos)
+                rows.append((row, self.draw_noise(1)))
+            task_state, noise = _cat([r for r, _ in rows]), _cat([n for _, n in rows])
         if self._compiled is not None:
             state = self._compiled.initial(task_state, noise)
             if state is not None:
@@ -244,15 +256,24 @@ class Simulator:
         return self._info(state, self._resting_output(state))
 
     def reset(
-        self, seed: int | None = None, options: Mapping[str, Any] | None = None
+        self, seed: int | Sequence[int | None] | None = None, options: Mapping[str, Any] | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         """Start ``B`` new episodes.
 
+        A reset that raises changes nothing: the previous episodes (and the generator) are intact.
+
         Args:
             seed: Seeds the simulator's generator (same seed -> bit-identical trajectories, noise
-                included); ``None`` continues the current stream.
-            options: Task options, e.g. ``{"suite": "eval"}``, ``{"joint_pos": (B, D)}``,
-                ``{"target": (B, 2)}``, ``{"go_time": s}`` (see :meth:`Task.sample_initial`).
+                included); ``None`` continues the current stream. A sequence of ``B`` seeds seeds
+                each episode: episode ``i`` starts exactly as a batch-1 reset with ``seed[i]`` (and
+                the same options) would (a ``None`` entry continues the stream); the one generator
+                of the batch is then left where the last episode's draw left it, so the step noise
+                (if any) and later resets follow from the whole list, not from ``seed[i]`` alone.
+            options: Task options, e.g. ``{"suite": "eval"}`` (``B`` a multiple of the suite size),
+                ``{"suite": "eval", "trial": k}`` (trial ``k`` of the suite in every episode),
+                ``{"joint_pos": (B, D)}``, ``{"target": (B, 2)}``, ``{"go_time": s}`` (see
+                :meth:`Task.sample_initial`). With a sequence of seeds the options go to each
+                episode's batch-1 draw, so give them unbatched.
 
         Returns:
             ``observation`` ``(B, O)`` and the info dict (see :meth:`step`).
@@ -263,7 +284,9 @@ class Simulator:
         self._restart(seed, options)
         return self.state.observation, self.current_info()
 
-    def reset_packed(self, seed: int | None = None, options: Mapping[str, Any] | None = None) -> torch.Tensor:
+    def reset_packed(
+        self, seed: int | Sequence[int | None] | None = None, options: Mapping[str, Any] | None = None
+    ) -> torch.Tensor:
         """:meth:`reset` with its outputs in one tensor, as :meth:`step_packed` packs a step's.
 
         Returns:
@@ -275,12 +298,17 @@ class Simulator:
         state = self.state
         return self._pack(state, self._resting_output(state))
 
-    def _restart(self, seed: int | None, options: Mapping[str, Any] | None) -> None:
-        if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-                raise ValueError(f"seed must be an integer >= 0 or None; got {seed!r}")
-            self._generator.manual_seed(int(seed))
-        self._set_state(fastpath.distinct_leaves(self._initial(self.batch_size, options)))
+    def _restart(self, seed: Any, options: Mapping[str, Any] | None) -> None:
+        seed = check_seed(seed, self.batch_size)
+        saved = self._generator.get_state()
+        try:  # a reset that raises leaves the generator (and the episodes) as they were
+            if isinstance(seed, int):
+                self._generator.manual_seed(seed)
+            state = self._initial(self.batch_size, options, seed if isinstance(seed, tuple) else None)
+        except BaseException:
+            self._generator.set_state(saved)
+            raise
+        self._set_state(fastpath.distinct_leaves(state))
         self._carries_grad = fastpath.any_requires_grad(self.state)
 
     def reset_where(self, mask: torch.Tensor, options: Mapping[str, Any] | None = None) -> torch.Tensor:
@@ -302,7 +330,12 @@ class Simulator:
                 f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else type(mask).__name__
             )
             raise ValueError(f"mask must be a bool tensor of shape ({self.batch_size},); got {got}")
-        fresh = self._initial(self.batch_size, options)
+        saved = self._generator.get_state()
+        try:
+            fresh = self._initial(self.batch_size, options)
+        except BaseException:
+            self._generator.set_state(saved)
+            raise
         mask = mask.to(self.device)
         self._set_state(fastpath.distinct_leaves(_where(mask, fresh, self.state)))
         self._carries_grad = fastpath.any_requires_grad(self.state)
@@ -506,3 +539,13 @@ def _where(mask: torch.Tensor, new: Any, old: Any) -> Any:
     if isinstance(new, torch.Tensor):
         return torch.where(mask.view((-1,) + (1,) * (new.dim() - 1)), new, old)
     return type(new)(*(_where(mask, n, o) for n, o in zip(new, old, strict=True)))
+
+
+def _cat(trees: list[Any]) -> Any:
+    """Concatenate NamedTuples of ``(1, ...)`` tensors (or ``None`` leaves) along the batch."""
+    first = trees[0]
+    if first is None:
+        return None
+    if isinstance(first, torch.Tensor):
+        return torch.cat(trees)
+    return type(first)(*(_cat(list(leaves)) for leaves in zip(*trees, strict=True)))

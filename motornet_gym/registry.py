@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from .dynamics import Effector, presets
+from .dynamics._validation import check_dtype
 from .engine import Simulator, SimulatorConfig
 from .tasks import CentreOut, ForceField, Perturbation, Reach, Task
 
@@ -121,7 +122,7 @@ def make_simulator(
     env_id: str,
     batch_size: int = 1,
     device: torch.device | str | None = None,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
     compile: bool = False,
     **kwargs: Any,
 ) -> Simulator:
@@ -131,7 +132,8 @@ def make_simulator(
         env_id: One of :data:`ENV_IDS` (a ``"motornet_gym:"`` prefix is accepted).
         batch_size: Number of episodes simulated together.
         device: Torch device (CPU if ``None``).
-        dtype: Floating dtype (``torch.get_default_dtype()`` if ``None``; float64 works end to end).
+        dtype: Floating dtype or its name (``"float64"``); ``torch.get_default_dtype()`` if ``None``
+            (float64 works end to end).
         compile: Run the step through ``torch.compile`` (off by default; see
             :class:`~motornet_gym.engine.Simulator`).
         **kwargs: Effector, engine and task keyword arguments (see the module docstring).
@@ -154,6 +156,7 @@ def make_simulator(
     eff_kwargs = {**spec.effector_kwargs, **{k: v for k, v in kwargs.items() if k in spec.effector_kwargs}}
     task_kwargs = {**spec.task_kwargs, **{k: v for k, v in kwargs.items() if k in task_names}}
     sim_kwargs = {k: v for k, v in kwargs.items() if k in sim_names}
+    dtype = check_dtype("dtype", dtype)
     config = SimulatorConfig(**sim_kwargs)
     task_config = spec.task_factory.config_class(**task_kwargs)
     effector = spec.effector_factory(**eff_kwargs, dtype=dtype)

@@ -62,7 +62,7 @@ def make_vec_env(
     render_mode: str | None = None,
     render_envs: int | Sequence[int] = 1,
     device: torch.device | str | None = None,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
     **kwargs: Any,
 ) -> VecEnv:
     """An SB3 ``VecEnv`` of ``n_envs`` episodes of ``env_id`` in one batched engine.
@@ -78,7 +78,7 @@ def make_vec_env(
         render_envs: Sub-environments ``get_images()`` draws: an int ``k`` (the first ``k``) or
             indices.
         device: Engine device (actions and observations cross as numpy).
-        dtype: Engine dtype (observations are float32).
+        dtype: Engine dtype or its name (``"float64"``); observations are float32.
         **kwargs: Passed to :func:`motornet_gym.make_simulator` (delays, noise, ``episode_duration``,
             task options, ...); unknown names raise ``TypeError``.
 
@@ -142,7 +142,7 @@ def _vec_env_class() -> type:
             render_mode: str | None = None,
             render_envs: int | Sequence[int] = 1,
             device: torch.device | str | None = None,
-            dtype: torch.dtype | None = None,
+            dtype: torch.dtype | str | None = None,
             **kwargs: Any,
         ) -> None:
             if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import warnings
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ["SDL_VIDEODRIVER"] = "dummy"  # check_env renders every mode: headless
 
 import gymnasium as gym
 import numpy as np
@@ -60,8 +60,8 @@ def test_every_id_is_registered_with_both_entry_points():
         spec = gym.spec(env_id)
         assert spec.entry_point == "motornet_gym.envs.motor_env:MotorEnv"
         assert spec.vector_entry_point == "motornet_gym.envs.vector_env:MotorVectorEnv"
-        assert spec.max_episode_steps is None  # the engine truncates (episode_duration / dt)
-        assert gym.make(env_id).unwrapped.max_episode_steps == ENV_SPECS[env_id].max_episode_steps
+        assert spec.max_episode_steps == ENV_SPECS[env_id].max_episode_steps == 100  # the default length
+        assert gym.make(env_id).unwrapped.max_episode_steps == spec.max_episode_steps  # engine: the same
     assert register_envs() == ()  # idempotent
 
 
@@ -137,13 +137,14 @@ def test_gym_make_time_limit_is_consistent():
     env = gym.make(ARM, max_episode_steps=7)  # the TimeLimit ends it earlier
     env.reset(seed=0)
     assert [env.step(a)[3] for _ in range(7)] == [False] * 6 + [True]
-    # A longer episode or a finer dt is honoured by gym.make and gym.make_vec alike.
+    # A longer episode or a finer dt: gym.make and gym.make_vec honour it when told the length
+    # (their registered max_episode_steps is the default 100), and warn otherwise.
     for kw, steps in (({"episode_duration": 1.5}, 150), ({"dt": 0.005}, 200)):
-        env = gym.make("motornet/PointMassReach-v0", **kw)
+        env = gym.make("motornet/PointMassReach-v0", max_episode_steps=steps, **kw)
         env.reset(seed=0)
         flags = [env.step(np.zeros(4, np.float32))[3] for _ in range(steps)]
         assert flags == [False] * (steps - 1) + [True], kw
-        venv = gym.make_vec("motornet/PointMassReach-v0", num_envs=2, **kw)
+        venv = gym.make_vec("motornet/PointMassReach-v0", num_envs=2, max_episode_steps=steps, **kw)
         venv.reset(seed=0)
         flags = [bool(venv.step(np.zeros((2, 4), np.float32))[3][0]) for _ in range(steps)]
         assert flags == [False] * (steps - 1) + [True], kw
@@ -350,8 +351,8 @@ def test_bad_options_kwargs_and_arguments():
     with pytest.raises(ValueError, match=r"autoreset_mode must be one of.*got 'sometimes'"):
         MotorVectorEnv(ARM, 2, autoreset_mode="sometimes")
     venv = MotorVectorEnv(ARM, 2, **SHORT)
-    with pytest.raises(ValueError, match=r"seed must be one int.*got \[1, 2\]"):
-        venv.reset(seed=[1, 2])
+    with pytest.raises(ValueError, match=r"seed must be an integer >= 0 or None; got \[1, 2, 3\]"):
+        venv.reset(seed=[1, 2, 3])  # one seed per sub-environment, or one for all
     venv.reset(seed=0)
     with pytest.raises(ValueError, match=r"reset_mask'\] must be a numpy bool array of shape \(2,\)"):
         venv.reset(options={"reset_mask": [True, False]})

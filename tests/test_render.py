@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 
-os.environ["SDL_VIDEODRIVER"] = "dummy"
+os.environ["SDL_VIDEODRIVER"] = "dummy"  # headless, whatever the caller's environment
 
 import gymnasium as gym
 import numpy as np
 import pytest
-
-pytest.importorskip("pygame")
 
 from motornet_gym.dynamics import presets
 from motornet_gym.envs import register_envs

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import warnings
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ["SDL_VIDEODRIVER"] = "dummy"  # check_env renders every mode: headless
 
 import gymnasium as gym
 import numpy as np

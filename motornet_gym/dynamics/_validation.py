@@ -48,3 +48,25 @@ def check_batch_tensor(
         bad = torch.nonzero(~torch.isfinite(t))[0].tolist()
         raise ValueError(f"{name} must be finite; got a non-finite value at index {tuple(bad)}")
     return t
+
+
+def check_dtype(name: str, value: torch.dtype | str | None) -> torch.dtype | None:
+    """A floating ``torch.dtype`` from itself or its name (``"float64"``, ``"torch.float32"``).
+
+    ``None`` (the default dtype, decided by the caller) is returned as is.
+
+    Raises:
+        ValueError: Naming the argument, the accepted names and the value, if ``value`` is neither.
+    """
+    if value is None or isinstance(value, torch.dtype):
+        dtype = value
+    elif isinstance(value, str):
+        dtype = getattr(torch, value.strip().removeprefix("torch."), None)
+    else:
+        dtype = None
+    if value is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(
+            f"{name} must be a floating-point torch.dtype; got {value!r} (its name, e.g. 'float64', "
+            "is accepted too)"
+        )
+    return dtype

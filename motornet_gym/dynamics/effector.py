@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validation import check_batch_tensor, check_positive
+from ._validation import check_batch_tensor, check_dtype, check_positive
 from .geometry import MuscleGeometry
 from .integrators import ContinuousState, Integrator, get_integrator
 from .muscles import Muscle
@@ -58,7 +58,7 @@ class Effector(nn.Module):
         pos_upper_bound: Sequence[float] | None = None,
         vel_bound: float = 1000.0,
         muscle_names: Sequence[str] | None = None,
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
     ) -> None:
         super().__init__()
         if geometry.n_muscles != muscle.n_muscles:
@@ -90,9 +90,7 @@ class Effector(nn.Module):
         if len(names) != self.n_muscles:
             raise ValueError(f"muscle_names must have {self.n_muscles} entries; got {len(names)}")
         self.muscle_names = tuple(names)
-        dtype = torch.get_default_dtype() if dtype is None else dtype
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating-point torch.dtype; got {dtype!r}")
+        dtype = check_dtype("dtype", dtype) or torch.get_default_dtype()
         self.to(dtype)
 
     # ------------------------------------------------------------------ public API

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ..registry import make_simulator
+from ..registry import ENV_SPECS, make_simulator
 from ._common import (
     HostStep,
     TrailBuffer,
@@ -89,15 +89,26 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
     Drawn by the task from the generator seeded by ``reset(seed=...)``: for reaching, start and
     target configurations uniform in joint space; for centre-out tasks, a centre posture and a
     target on a circle. ``reset(options=...)`` accepts the task's options, e.g. ``"joint_pos"``
-    ``(D,)``, ``"target"`` ``(2,)`` m, ``"suite": "eval"`` for the evaluation trials, and
-    ``"go_time"`` (s) for tasks with a go cue; unknown options raise ``ValueError``.
+    ``(D,)``, ``"target"`` ``(2,)`` m, ``"suite": "eval"`` with ``"trial": k`` for trial ``k``
+    (default 0) of the task's evaluation suite (``simulator.task.eval_size`` trials), and
+    ``"go_time"`` (s) for tasks with a go cue; unknown options raise ``ValueError``. A reset that
+    raises leaves the env as it was (the previous episode, if any, can go on).
 
     ## Episode End
 
     * Truncation: after ``episode_duration / dt`` steps (100 by default), decided by the engine
-      so that every front end agrees; ``gymnasium.make(..., max_episode_steps=n)`` adds a
-      ``TimeLimit`` and the earlier of the two ends the episode. The time limit is never reported
-      as termination.
+      so that every front end agrees; it is the source of truth. The time limit is never
+      reported as termination.
+    * ``gym.spec(id).max_episode_steps`` is that default length (100 steps), so, by Gymnasium's
+      rules, ``gym.make(id)`` wraps the env in ``TimeLimit(100)``: it ends default episodes on the
+      same step as the engine, and shorter ones (``episode_duration < 1`` s) end first in the
+      engine. A ``TimeLimit`` can only end an episode earlier, and Gymnasium adds it without
+      seeing ``episode_duration``: for episodes longer than the default pass the length to
+      ``gym.make`` too, ``gym.make(id, episode_duration=1.5, max_episode_steps=150)`` (or
+      ``max_episode_steps=-1``: no ``TimeLimit``, the engine alone ends them). Such an env warns
+      when it is built. ``gym.make_vec`` caps episodes the same way (it passes the registered
+      ``max_episode_steps`` to :class:`~motornet_gym.envs.MotorVectorEnv`); the SB3 VecEnv and
+      :func:`~motornet_gym.make_simulator` follow ``episode_duration`` alone.
     * Termination: the tasks define none, so ``terminated`` is always False unless a task says
       otherwise.
 
@@ -115,8 +126,8 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
     * ``render_mode``: ``None``, ``"rgb_array"`` (headless, ``(render_size, render_size, 3)``
       uint8) or ``"human"`` (a pygame window at ``1 / dt`` frames per second).
     * ``render_size``: frame width and height in pixels (default 400).
-    * ``device``, ``dtype``: where and in which precision the engine runs (observations are
-      float32 whatever ``dtype``).
+    * ``device``, ``dtype``: where and in which precision the engine runs (a torch.dtype or its
+      name, ``"float64"``; observations are float32 whatever ``dtype``).
     * every other keyword goes to :func:`motornet_gym.make_simulator`: ``proprioception_delay``,
       ``vision_delay`` (s, multiples of ``dt``), ``action_noise``, ``proprioception_noise``,
       ``vision_noise``, ``observation_noise`` (std), ``dt``, ``integrator``,
@@ -139,7 +150,7 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         render_mode: str | None = None,
         render_size: int = 400,
         device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
         **kwargs: Any,
     ) -> None:
         if render_mode is not None and render_mode not in RENDER_MODES:
@@ -150,6 +161,13 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         self.observation_space = observation_space(sim.observation_size)
         self.action_space = action_space(sim.action_size)
         self.metadata = {**type(self).metadata, "render_fps": max(1, round(1.0 / sim.dt))}
+        default_steps = ENV_SPECS[sim.env_id].max_episode_steps
+        if sim.max_steps > default_steps:
+            gym.logger.warn(
+                f"{sim.env_id}: episodes last {sim.max_steps} steps (episode_duration / dt), more than "
+                f"the registered max_episode_steps={default_steps}; gym.make ends them after "
+                f"{default_steps} steps unless it is given max_episode_steps={sim.max_steps} (or -1)"
+            )
         self.render_mode = render_mode
         self.render_size = render_size
         self._device = torch.device(sim.device)
@@ -173,9 +191,17 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; ``seed`` seeds the engine's generator (and ``np_random``)."""
+        """Start an episode; ``seed`` seeds the engine's generator (and ``np_random``).
+
+        ``options={"suite": "eval"}`` runs trial ``options.get("trial", 0)`` of the task's
+        evaluation suite. A reset that raises (bad option, bad seed) leaves the env as it was: the
+        previous episode can go on, or, before any reset, ``step`` asks for one.
+        """
+        if options and options.get("suite") == "eval" and "trial" not in options:
+            options = {**options, "trial": 0}
+        packed = self.simulator.reset_packed(seed=seed, options=options)
         super().reset(seed=seed)
-        host = self._finish(self.simulator.reset_packed(seed=seed, options=options), reset=True)
+        host = self._finish(packed, reset=True)
         return host.observation[0], self._info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 The renderer is stateless between frames: the caller passes one :class:`LimbFrame` per sub-
 environment (numpy arrays in SI units, taken from the engine's ``info``) and gets an RGB image
-``(size, size, 3)`` ``uint8``. pygame is imported when a renderer is created, so the package works
-without it; ``SDL_VIDEODRIVER=dummy`` renders headless (only ``"human"`` mode opens a window).
+``(size, size, 3)`` ``uint8``. pygame-ce (a core dependency) is imported when a renderer is created,
+so importing the package does not start SDL; ``SDL_VIDEODRIVER=dummy`` renders headless (only
+``"human"`` mode opens a window).
 
 How muscles are drawn:
 
@@ -61,12 +62,13 @@ class LimbFrame(NamedTuple):
 
 
 def import_pygame() -> Any:
-    """Import pygame-ce, failing loudly with the extra to install."""
+    """Import pygame-ce, failing loudly with what to install."""
     try:
         import pygame
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError(
-            'rendering needs pygame-ce; install it with `pip install "motornet-gym[render]"`'
+            "rendering needs pygame-ce, a dependency of motornet-gym that is missing here; "
+            'install it with `pip install "pygame-ce>=2.4"`'
         ) from e
     return pygame
 

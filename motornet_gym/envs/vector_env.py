@@ -11,7 +11,7 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..registry import make_simulator
+from ..registry import ENV_SPECS, make_simulator
 from ._common import (
     TrailBuffer,
     action_space,
@@ -62,9 +62,14 @@ class MotorVectorEnv(VectorEnv):
 
     ## Seeding
 
-    ``reset(seed=s)`` seeds the single generator of the whole batch (one int, not one per
-    sub-environment), so the same seed gives the same batch of episodes; a list of seeds is
-    rejected. A partial reset (``options["reset_mask"]``) draws from the running generator.
+    All sub-environments share one generator. ``reset(seed=s)`` seeds it, so the same seed gives
+    the same batch of episodes (sub-environment ``i`` is not the single env seeded ``s + i``).
+    ``reset(seed=[s_0, ..., s_{n-1}])`` (Gymnasium's per-env list; ``None`` entries continue the
+    stream) starts sub-environment ``i`` exactly as ``gym.make(id).reset(seed=s_i)`` would, the
+    same options given to each; with the noises off (the default) its whole episode is then the
+    single env's. Noise drawn while stepping, and autoresets, come from the shared generator, which
+    continues from the last sub-environment's draw (see :meth:`Simulator.reset`). A partial reset
+    (``options["reset_mask"]``) draws from the running generator and takes no seed.
 
     ## Rendering
 
@@ -82,7 +87,8 @@ class MotorVectorEnv(VectorEnv):
     * ``render_mode``: ``None``, ``"rgb_array"`` or ``"human"``.
     * ``render_envs``: an int ``k`` (the first ``k`` sub-environments) or a sequence of indices.
     * ``render_size``: pixels per sub-environment frame.
-    * ``device``, ``dtype``: engine placement and precision (observations are float32).
+    * ``device``, ``dtype``: engine placement and precision (a torch.dtype or its name,
+      ``"float64"``; observations are float32).
     * every other keyword goes to :func:`motornet_gym.make_simulator`.
     """
 
@@ -103,7 +109,7 @@ class MotorVectorEnv(VectorEnv):
         render_envs: int | Sequence[int] = 1,
         render_size: int = 400,
         device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
         **kwargs: Any,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
@@ -132,6 +138,12 @@ class MotorVectorEnv(VectorEnv):
             sim.max_steps if max_episode_steps is None else min(max_episode_steps, sim.max_steps)
         )
         self._cap_steps = self.max_episode_steps < sim.max_steps
+        if self._cap_steps and max_episode_steps == ENV_SPECS[sim.env_id].max_episode_steps:
+            gym.logger.warn(
+                f"{sim.env_id}: episodes last {sim.max_steps} steps (episode_duration / dt) but end after "
+                f"max_episode_steps={max_episode_steps} (the registered default, which gym.make_vec "
+                f"passes unless given another); pass max_episode_steps={sim.max_steps} for full episodes"
+            )
         self.num_envs = num_envs
         self.autoreset_mode = mode
         self.single_observation_space = observation_space(sim.observation_size)
@@ -174,7 +186,8 @@ class MotorVectorEnv(VectorEnv):
         """Reset every sub-environment, or those in ``options["reset_mask"]`` (``(num_envs,)`` bool).
 
         Args:
-            seed: One int for the whole batch (or None).
+            seed: One int for the whole batch, one int (or None) per sub-environment, or None
+                (see "Seeding" in the class docstring).
             options: The task's reset options (batched: ``"joint_pos"`` ``(num_envs, D)``, ...),
                 and ``"reset_mask"`` for a partial reset (batched options then apply row-wise;
                 a seed cannot be combined with it).
@@ -182,12 +195,14 @@ class MotorVectorEnv(VectorEnv):
         Returns:
             ``(observations (num_envs, O) float32, info)``.
         """
-        seed = _batch_seed(seed)
+        if isinstance(seed, Sequence) and not isinstance(seed, str) and all(s is None for s in seed):
+            seed = None
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         if mask is None:
-            super().reset(seed=seed)
             obs, info = self.simulator.reset(seed=seed, options=options or None)
+            first = next((s for s in seed if s is not None), None) if isinstance(seed, Sequence) else seed
+            super().reset(seed=None if first is None else int(first))  # np_random: the first seed
             self._elapsed.zero_()
             self._max_elapsed = 0
             self._done.zero_()
@@ -371,17 +386,6 @@ def _render_indices(render_envs: int | Sequence[int], num_envs: int) -> tuple[in
             f"render_envs must be a non-empty sequence of indices in [0, {num_envs}); got {render_envs!r}"
         )
     return idx
-
-
-def _batch_seed(seed: Any) -> int | None:
-    if seed is None or (isinstance(seed, int) and not isinstance(seed, bool)):
-        return seed
-    if isinstance(seed, Sequence) and all(s is None for s in seed):
-        return None
-    raise ValueError(
-        "seed must be one int (or None) for the whole batch: all sub-environments share one "
-        f"generator; got {seed!r}"
-    )
 
 
 def _check_mask(mask: Any, num_envs: int) -> np.ndarray:
