@@ -5,9 +5,9 @@
   (rl-baselines3-zoo style), validated against the algorithm's and the policy's signatures so a
   bad key fails before any training starts.
 * :func:`make_env`: the SB3 ``VecEnv`` of :func:`motornet_gym.sb3.make_vec_env` (one batched
-  engine) plus the RL-only wrappers that live here, not in the library: actions rescaled from
-  [-1, 1] to the physical excitations in [0, 1] (:class:`UnitActionVecEnv`) and observation
-  (and optionally reward) normalisation (SB3 ``VecNormalize``).
+  engine) plus the RL-only wrappers: actions rescaled from [-1, 1] to the physical excitations in
+  [0, 1] (:func:`motornet_gym.sb3_agents.symmetric_actions`, recorded in ``agent.json``) and
+  observation (and optionally reward) normalisation (SB3 ``VecNormalize``).
 * :func:`train`: the training loop shared by the scripts (periodic evaluation on the task's fixed
   suite with :func:`agents.evaluation.evaluate_controller`, atomic checkpoints, resume).
 * :func:`load_agent`: a saved agent (or checkpoint) as an ``evaluate_controller`` controller.
@@ -45,6 +45,7 @@ from agents._common import (
     write_json,
 )
 from agents._rl_agent import (
+    ACTION_MAPPING,
     AGENT_DIR,
     BEST_DIR,
     CHECKPOINTS,
@@ -221,6 +222,7 @@ class _Run:
             "format": FORMAT, "algorithm": self.config.algorithm, "env_id": self.config.env_id,
             "env_kwargs": dict(self.config.env_kwargs), "env_steps": int(self.model.num_timesteps),
             "wall_time_s": self.clock(), "seed": self.config.seed, "config": config_to_dict(self.config),
+            "action_mapping": ACTION_MAPPING,
         }  # fmt: skip
 
     def evaluate(self) -> None:

@@ -6,8 +6,6 @@ training starts.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import os
 import re
@@ -18,14 +16,10 @@ from typing import Any
 
 import torch
 
+from motornet_gym.sb3_agents import algorithm_class
+
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
 
-#: algorithm name -> (module, class)
-ALGORITHMS: Mapping[str, tuple[str, str]] = {
-    "ppo": ("stable_baselines3", "PPO"),
-    "sac": ("stable_baselines3", "SAC"),
-    "recurrent_ppo": ("sb3_contrib", "RecurrentPPO"),
-}
 RECURRENT, OFF_POLICY = frozenset({"recurrent_ppo"}), frozenset({"sac"})
 #: Hyperparameter keys that are not algorithm arguments.
 META_KEYS = ("policy", "n_envs", "n_timesteps", "normalize")
@@ -39,18 +33,6 @@ ACTIVATIONS: Mapping[str, type[torch.nn.Module]] = {
     "silu": torch.nn.SiLU, "gelu": torch.nn.GELU,
 }  # fmt: skip
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def algorithm_class(algorithm: str) -> type:
-    """The SB3 / sb3-contrib class of ``algorithm`` (imported lazily, with a clear error)."""
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
-    module, name = ALGORITHMS[algorithm]
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ImportError as e:
-        raise ImportError(f'{name} needs {module}; install it with `pip install "motornet-gym[sb3]"`') from e
-
 
 
 # ----------------------------------------------------------------------------- hyperparameters

@@ -7,7 +7,7 @@ vector environments (``gym.make_vec``), an SB3 VecEnv (:func:`motornet_gym.sb3.m
 the differentiable :func:`rollout`.
 """
 
-from . import dynamics, io, policies, sb3
+from . import dynamics, io, policies, sb3, sb3_agents
 from .engine import Simulator, SimulatorConfig
 from .envs import MotorEnv, MotorVectorEnv, register_envs
 from .registry import ENV_IDS, ENV_SPECS, make_simulator
@@ -44,4 +44,5 @@ __all__ = [
     "register_envs",
     "rollout",
     "sb3",
+    "sb3_agents",
 ]

@@ -29,6 +29,7 @@ LAYERS = {
     "analysis": 4,
     "envs": 4,
     "sb3": 5,
+    "sb3_agents": 6,
 }
 THIRD_PARTY_ALLOWED = {
     "dynamics": {"torch"},
@@ -47,6 +48,7 @@ THIRD_PARTY_ALLOWED = {
     "analysis": {"torch", "numpy", "matplotlib", "scipy"},
     "envs": {"torch", "numpy", "gymnasium", "pygame"},
     "sb3": {"torch", "numpy", "gymnasium", "stable_baselines3"},
+    "sb3_agents": {"torch", "numpy", "gymnasium", "stable_baselines3"},
 }
 
 

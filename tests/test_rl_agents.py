@@ -274,3 +274,21 @@ def test_init_from_starts_from_saved_weights_at_step_zero(tmp_path):
     assert float(rows[0]["eval/final_error_cm"]) == pytest.approx(first["eval"]["final_error_cm"], rel=1e-5)
     with pytest.raises(_rl.ConfigError, match="is a 'ppo' agent; expected 'sac'"):
         train_sac(SACConfig(env_id=PM, out_dir=str(tmp_path / "c"), init_from=str(tmp_path / "a")))
+
+
+def test_package_loader_scores_a_saved_run_as_its_training_did_and_plain_load_is_refused(tmp_path):
+    """mg.sb3_agents.load_agent is all a user needs: the score equals the training run's own final
+    evaluation; the raw SB3 model (actions in [-1, 1]) is refused by evaluate() with a pointer."""
+    import motornet_gym as mg
+    from motornet_gym.analysis import evaluate
+
+    summary = train_ppo(_tiny_config(tmp_path / "run"))
+    agent = mg.sb3_agents.load_agent(tmp_path / "run")
+    assert agent.symmetric and agent.metadata["action_mapping"] == mg.sb3_agents.ACTION_MAPPING
+    score = evaluate_controller(agent, PM, SHORT)
+    assert score["final_error_cm"] == summary["eval"]["final_error_cm"]
+    rec = evaluate(agent, PM, seed=EVAL_SEED, env_kwargs=SHORT)
+    assert float(np.mean(rec.metrics["final_error_cm"])) == pytest.approx(score["final_error_cm"])
+    model = _rl.algorithm_class("ppo").load(str(tmp_path / "run" / "agent" / "model.zip"))
+    with pytest.raises(ValueError, match=r"motornet_gym\.sb3_agents\.load_agent\(run_dir\)"):
+        evaluate(model, PM, env_kwargs=SHORT)

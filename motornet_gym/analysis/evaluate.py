@@ -149,9 +149,8 @@ def _check_action_space(model: Any) -> None:
         raise ValueError(
             "controller's action space must be the environments' excitation box [0, 1]; got "
             f"[{float(np.min(low))}, {float(np.max(high))}]: this model was trained through an action "
-            "rescaling wrapper (and maybe VecNormalize), so its raw predictions are not excitations. Load "
-            "the saved run with its wrappers instead (agents/_rl.py load_agent(run_dir) for runs of the "
-            "agents scripts)"
+            "rescaling wrapper (and maybe VecNormalize), so its raw predictions are not excitations; load "
+            "the saved run with its wrappers instead: motornet_gym.sb3_agents.load_agent(run_dir)"
         )
 
 
