@@ -184,6 +184,11 @@ def _fmt(v: Any) -> Any:
     return f"{v:.6g}" if isinstance(v, float) else v
 
 
+def show_progress(progress: bool | None) -> bool:
+    """Whether to draw progress bars: as asked, else only when stderr is a terminal."""
+    return sys.stderr.isatty() if progress is None else bool(progress)
+
+
 class Progress:
     """A tqdm progress bar when tqdm is installed and enabled, else a line every ``every`` updates."""
 

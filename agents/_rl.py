@@ -42,6 +42,7 @@ from agents._common import (
     check_env_id,
     config_to_dict,
     parse_config,
+    show_progress,
     write_json,
 )
 from agents._rl_agent import (
@@ -109,7 +110,7 @@ class RLConfig:
         out_dir: Run folder (checkpoints, final agent, progress.csv, config.json, summary.json).
         tensorboard: Log to TensorBoard (None: when installed).
         wandb: wandb mode, 'offline' or 'online' (None: off).
-        progress: Show SB3's progress bar.
+        progress: Show SB3's progress bar (None: when stderr is a terminal).
         resume: Run folder to resume from (its config is used; only total_steps, time_budget_s,
             progress and device given here override it).
         init_from: Saved agent (run folder, agent or checkpoint folder) of the same algorithm whose
@@ -137,7 +138,7 @@ class RLConfig:
     out_dir: str = "runs/rl"
     tensorboard: bool | None = None
     wandb: str | None = None
-    progress: bool = True
+    progress: bool | None = None
     resume: str | None = None
     init_from: str | None = None
 
@@ -400,7 +401,7 @@ def train(config: RLConfig) -> dict[str, Any]:
         remaining = total - model.num_timesteps
         if remaining > 0 and not run.should_stop():
             model.learn(remaining, callback=callbacks, reset_num_timesteps=ckpt is None,
-                        progress_bar=config.progress)  # fmt: skip
+                        progress_bar=show_progress(config.progress))  # fmt: skip
     run.evaluate()
     run.checkpoint()
     save_agent_dir(out / AGENT_DIR, model, venv, run.meta())

@@ -33,6 +33,7 @@ from agents._common import (
     check_env_id,
     config_to_dict,
     parse_config,
+    show_progress,
     write_json,
 )
 from agents.evaluation import evaluate_policy
@@ -74,7 +75,7 @@ class BackpropConfig:
             compilation; falls back to eager with one warning when no C++ compiler is found).
         tensorboard: Log to TensorBoard (None: when installed).
         wandb: wandb mode, 'offline' or 'online' (None: off).
-        progress: Show a progress bar.
+        progress: Show a progress bar (None: when stderr is a terminal, so quiet in CI and when piped).
         init_policy: Saved policy (policy.pt) to start from instead of a fresh initialisation
             (e.g. adaptation to a force field after training without one).
         resume: Run folder to resume from (its config is used; other flags are ignored).
@@ -103,7 +104,7 @@ class BackpropConfig:
     compile: bool = True
     tensorboard: bool | None = None
     wandb: str | None = None
-    progress: bool = True
+    progress: bool | None = None
     init_policy: str | None = None
     resume: str | None = None
 
@@ -226,7 +227,7 @@ def train(config: BackpropConfig) -> dict[str, Any]:
     logger = RunLogger(out, config_to_dict(config), config.tensorboard, config.wandb, "motornet_gym-backprop")
     clock = WallClock(wall_offset)
     total = config.n_batches
-    bar = Progress(total, initial=start_batch, enabled=config.progress)
+    bar = Progress(total, initial=start_batch, enabled=show_progress(config.progress))
     stop = StopFlag()
     last_eval: dict[str, float] = {}
     batch = start_batch

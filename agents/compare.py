@@ -35,7 +35,7 @@ import torch
 
 import motornet_gym as mg
 from agents import protocol as P
-from agents._common import check_env_id, config_to_dict, parse_config, write_json
+from agents._common import check_env_id, config_to_dict, parse_config, show_progress, write_json
 from agents.adaptation import AdaptationConfig, adapt_backprop, adapt_rl
 from agents.compare_report import build_report, publish, trial_analysis, trial_dir
 from motornet_gym.analysis import report
@@ -162,7 +162,7 @@ class CompareConfig:
 
     def show_progress(self) -> bool:
         """Progress bars: as configured, else when stderr is a terminal."""
-        return sys.stderr.isatty() if self.progress is None else bool(self.progress)
+        return show_progress(self.progress)
 
     def backprop_regularisers(self) -> dict[str, float]:
         """The backprop regulariser weights by name."""
