@@ -292,3 +292,22 @@ def test_package_loader_scores_a_saved_run_as_its_training_did_and_plain_load_is
     model = _rl.algorithm_class("ppo").load(str(tmp_path / "run" / "agent" / "model.zip"))
     with pytest.raises(ValueError, match=r"motornet_gym\.sb3_agents\.load_agent\(run_dir\)"):
         evaluate(model, PM, env_kwargs=SHORT)
+
+
+def test_ppo_with_the_project_settings_learns_the_point_mass(tmp_path):
+    """200k steps of PPO with agents/hyperparams/ppo.yaml: the final error falls below a third of the
+    zero policy's (a broken update, reward sign or action mapping leaves it near the zero policy)."""
+    import torch
+
+    import motornet_gym as mg
+
+    def zero(obs, hidden):
+        return torch.zeros(obs.shape[0], 4), None
+
+    baseline = evaluate_controller(zero, PM, {})["final_error_cm"]
+    cfg = PPOConfig(env_id=PM, total_steps=200_000, eval_every=100_000, checkpoint_every=200_000,
+                    out_dir=str(tmp_path / "ppo"), progress=False, tensorboard=False, seed=0)  # fmt: skip
+    summary = train_ppo(cfg)
+    learned = evaluate_controller(mg.sb3_agents.load_agent(tmp_path / "ppo"), PM, {})["final_error_cm"]
+    assert learned == summary["eval"]["final_error_cm"]
+    assert learned < baseline / 3, (learned, baseline)

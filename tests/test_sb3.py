@@ -143,7 +143,7 @@ def test_sb3_is_imported_lazily_and_missing_sb3_fails_loudly():
     assert 'pip install "motornet-gym[sb3]"' in res.stdout
 
 
-def test_ppo_learns_on_batched_vec_env():
+def test_ppo_rollouts_on_batched_vec_env_are_laid_out_per_env():
     n_envs, n_steps, ep_len = 8, 32, 10
     venv = mg_sb3.make_vec_env(ARM, n_envs, seed=0, episode_duration=ep_len * 0.01)
     model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=64, n_epochs=1, seed=0,
