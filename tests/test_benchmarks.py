@@ -47,3 +47,29 @@ def test_equal_work_settings_match_our_noise_and_lags(setting):
     theirs = (ref.action_noise, ref.proprioception_noise, ref.vision_noise, ref.obs_noise[-1:])
     for o, t in zip(ours, theirs, strict=True):
         assert max(o) == max(t) == (0.01 if setting == "on" else 0.0)
+
+
+def test_gpu_script_runs_on_cpu_with_tiny_sizes():
+    """``benchmarks.gpu`` end to end (parity, engine table, backprop) on the CPU at tiny sizes."""
+    import re
+
+    import torch
+
+    from benchmarks import gpu
+    from motornet_gym import fastpath
+
+    if fastpath.compiler_problem("cpu") is not None:
+        pytest.skip("no C++ compiler")
+    pm = "motornet/PointMassReach-v0"
+    lines: list[str] = []
+    rc = gpu.main(
+        ["--device", "cpu", "--tiny", "--ids", pm, "--env-id", pm, "--repeats", "1"], out=lines.append
+    )
+    text = "\n".join(lines)
+    assert rc == 0, text
+    assert re.search(rf"^{re.escape(pm)} .* ok ", text, re.M), text
+    assert re.search(r"^\s+4\s+\S+\s+\S+\s+[\d.]+x\s+\S+\s+[\d.]+x", text, re.M), text  # the engine row
+    assert re.search(r"^compile=True\s+[\d.]+ ms/step", text, re.M), text
+    assert text.rstrip().endswith("parity ok")
+    if not torch.cuda.is_available():
+        assert gpu.main(["--device", "cuda"], out=lines.append) == 2
