@@ -306,13 +306,13 @@ class AutoCompile:
             sim._compiled = CompiledStep.create(sim)
             sim.compiled = sim._compiled is not None
             if sim._compiled is None:
-                self.pending.clear()
+                sim._auto = None  # eager for good: no more bookkeeping
         self.steps_left -= 1
 
     def call(self, kind: str, fn: Any, *args: Any) -> Any:
         """``fn(*args)``, guarded while a compiled ``kind`` ("step" or "reset") has not yet succeeded."""
         sim = self.sim
-        if sim._compiled is None or kind not in self.pending:
+        if sim._compiled is None or kind not in self.pending:  # before the switch, or a kind that worked
             return fn(*args)
         rng = sim.generator.get_state()
         try:
@@ -333,8 +333,10 @@ class AutoCompile:
             sim._compiled, sim.compiled = None, False
             if state is not None:
                 sim._set_state(state)
-            self.pending.clear()
+            sim._auto = None
             sim.generator.set_state(rng)
             return fn(*args)
         self.pending.discard(kind)
+        if not self.pending:
+            sim._auto = None  # compiled for good: no more bookkeeping
         return out

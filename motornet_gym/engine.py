@@ -9,7 +9,8 @@ is composed from the task cues, the delayed readings and the efference copy, plu
 The hot path (:meth:`Simulator.transition`) has no ``.item()``, no host synchronisation and no
 branch on tensor values; which noises are drawn is decided at construction. With ``compile=True``
 the step runs through ``torch.compile`` when it records gradients and through a frozen inference
-graph otherwise (see :mod:`motornet_gym.fastpath` and :meth:`Simulator.step_packed`); noise is still
+graph otherwise (see :mod:`motornet_gym.fastpath` and :meth:`Simulator.step_packed`); the default
+``compile="auto"`` switches to it after :data:`AUTO_COMPILE_STEPS` eager steps. Noise is still
 drawn eagerly by :meth:`Simulator.draw_noise`, so the same seed gives the same trajectory compiled
 or not.
 """
@@ -72,9 +73,10 @@ class Simulator:
             compiles (~1-10 s per batch size, dtype and device; inductor's disk cache makes
             later ones fast). Without a C++ compiler (CPU) or Triton (CUDA) a warning is shown
             once and the step runs eagerly. Results match the eager step to float rounding.
-            ``compile="auto"``: run eagerly for the first :data:`AUTO_COMPILE_STEPS` steps, then
-            compiled (where compilation has paid for itself: short scripts and tests never
-            compile); without a compiler, or if compiling fails, one warning and eager steps.
+            ``compile="auto"`` (the default): run eagerly for the first :data:`AUTO_COMPILE_STEPS`
+            steps, then compiled (where compilation has paid for itself: short scripts, checks
+            and tests never compile); without a compiler, or if compiling fails, one warning and
+            eager steps. ``compile=False``: never compile.
 
     Attributes:
         observation_parts: Ordered ``(name, size)`` of the observation: ``target`` (2),
@@ -95,7 +97,7 @@ class Simulator:
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         env_id: str | None = None,
-        compile: bool | str = False,
+        compile: bool | str = "auto",
     ) -> None:
         config = SimulatorConfig() if config is None else config
         if not (isinstance(compile, bool) or compile == "auto"):
@@ -390,9 +392,10 @@ class Simulator:
         self, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """:meth:`step` without validating the action (for callers that validated it already)."""
-        if self._auto is not None:
-            self._auto.count()
-            return self._auto.call("step", self._step_unchecked, action)
+        auto = self._auto
+        if auto is not None:
+            auto.count()
+            return auto.call("step", self._step_unchecked, action)
         return self._step_unchecked(action)
 
     def _step_unchecked(
@@ -425,9 +428,10 @@ class Simulator:
             whose columns :attr:`layout` names: ``observation``, ``reward``, ``truncated`` (0 / 1),
             then the info entries of :meth:`step` (``step`` exact as a float).
         """
-        if self._auto is not None:
-            self._auto.count()
-            return self._auto.call("step", self._step_packed, action)
+        auto = self._auto
+        if auto is not None:
+            auto.count()
+            return auto.call("step", self._step_packed, action)
         return self._step_packed(action)
 
     def _step_packed(self, action: torch.Tensor) -> torch.Tensor:

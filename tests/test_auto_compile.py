@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import pytest
@@ -44,7 +45,7 @@ def test_auto_steps_eagerly_then_compiled_with_the_eager_trajectory(monkeypatch)
     monkeypatch.setattr(CompiledStep, "step_frozen", lambda c, a: (compiled_calls.append(1), frozen(c, a))[1])
     kw = {**_kwargs(ARM), **NOISY}
     auto = make_simulator(ARM, batch_size=B, compile="auto", **kw)
-    eager = make_simulator(ARM, batch_size=B, **kw)
+    eager = make_simulator(ARM, batch_size=B, compile=False, **kw)
     assert not auto.compiled
     seen = []
     steps = auto.max_steps
@@ -82,7 +83,7 @@ def test_auto_without_a_compiler_stays_eager_with_one_warning(monkeypatch):
     monkeypatch.setattr(compiled_step, "AUTO_COMPILE_STEPS", 2)
     monkeypatch.setattr(fastpath, "_warned", False)
     kw = dict(episode_duration=0.05, **NOISY)
-    eager = make_simulator("motornet/PointMassReach-v0", batch_size=B, **kw)
+    eager = make_simulator("motornet/PointMassReach-v0", batch_size=B, compile=False, **kw)
     with inductor_config.patch({"cpp.cxx": (None, "no-such-c++-compiler-xyz")}):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -131,5 +132,10 @@ def test_compile_accepts_auto_and_rejects_other_strings():
         make_simulator(ARM, compile="yes")
     env = gym.make(ARM, compile="auto")
     venv = gym.make_vec(ARM, num_envs=2, compile="auto")
-    for sim in (env.unwrapped.simulator, venv.unwrapped.simulator):
+    sims = [env.unwrapped.simulator, venv.unwrapped.simulator]
+    if importlib.util.find_spec("stable_baselines3") is not None:
+        from motornet_gym.sb3 import make_vec_env
+
+        sims.append(make_vec_env(ARM, n_envs=2, seed=0, compile="auto").venv.simulator)
+    for sim in sims:
         assert sim._auto is not None and not sim.compiled
