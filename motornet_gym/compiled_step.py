@@ -287,11 +287,11 @@ class AutoCompile:
     """``compile="auto"`` for one simulator: eager steps first, then the compiled step.
 
     :meth:`count` is called before every step; after ``after_steps`` (default
-    :data:`AUTO_COMPILE_STEPS`) it builds the
-    simulator's :class:`CompiledStep` (``None`` without a compiler: one warning, eager from then
-    on). Until a compiled step and a compiled reset have each succeeded once, :meth:`call` runs them
-    under a guard: if compiling fails (e.g. a user task with a data-dependent branch), it warns once
-    per process, restores the random generator and runs the call eagerly, for good.
+    :data:`AUTO_COMPILE_STEPS`) it builds the simulator's :class:`CompiledStep` (``None`` without a
+    compiler: one warning, eager from then on). Until a compiled step and a compiled reset have each
+    succeeded once, :meth:`call` runs them under a guard: if compiling fails (e.g. a user task with
+    a data-dependent branch), it warns once per process, restores the random generator and runs the
+    call eagerly, for good.
     """
 
     def __init__(self, sim: Simulator, after_steps: int | None = None) -> None:
