@@ -5,7 +5,9 @@ Run: ``python -m benchmarks.backprop [--budget-s 180] [--reference-budget-s 180]
 Part 1 times one forward + backward + Adam step with the same settings on both sides (arm26 with
 Kistemaker muscles, GRU 128, B = 64, 100 steps of 10 ms, L1 position loss summed over x and y and
 averaged over batch and time as in MotorNet's tutorial, Adam 1e-3, gradient clipping 1.0), median
-of repeats, one torch thread.
+of interleaved rounds, one torch thread; equal work: noise off on both sides (the reference's std-0
+noise draws removed by patching its ``apply_noise`` to the identity), the same noise on both, and
+the reference with its own defaults, labelled (see :mod:`benchmarks._reference`).
 
 Part 2 trains on ``motornet/Arm26Reach-v0`` with ``agents.backprop`` (the task's own cost) for a
 wall-clock budget and reports the mean final fingertip error on a fixed 256-episode evaluation set
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,8 @@ from pathlib import Path
 import torch
 
 import motornet_gym as mg
+from benchmarks import _reference as R
+from benchmarks._timing import interleaved_rates, median, ratio
 
 B, T, H = 64, 100, 128
 EVAL_N = 256
@@ -34,11 +37,11 @@ def _l1(pos: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pos - target).abs().sum(-1).mean()
 
 
-def ours_step_fn(compile_: bool):
+def ours_step_fn(compile_: bool, setting: str = "off"):
     """A closure doing one training step of ours; returns (fn, setup seconds)."""
     t0 = time.perf_counter()
     kw = {"compile": True} if compile_ else {}
-    sim = mg.make_simulator("motornet/Arm26Reach-v0", batch_size=B, **kw)
+    sim = mg.make_simulator("motornet/Arm26Reach-v0", batch_size=B, **kw, **R.ours_kwargs(setting))
     torch.manual_seed(0)
     policy = mg.policies.GRUPolicy(sim.observation_size, sim.action_size, H)
     opt = torch.optim.Adam(policy.parameters(), lr=1e-3)
@@ -56,12 +59,14 @@ def ours_step_fn(compile_: bool):
     return step, time.perf_counter() - t0
 
 
-def reference_parts():
-    """MotorNet's tutorial recipe on arm26: env, policy, optimiser and an episode function."""
+def reference_parts(setting: str = "ref defaults"):
+    """MotorNet's tutorial recipe on arm26: env, policy, optimiser and an episode function.
+
+    The tutorial's environment is ``"ref defaults"`` (see :mod:`benchmarks._reference`).
+    """
     import motornet as mn
 
-    effector = mn.effector.RigidTendonArm26(muscle=mn.muscle.RigidTendonHillMuscle())
-    env = mn.environment.RandomTargetReach(effector=effector, max_ep_duration=1.0)
+    env = R.env(setting, differentiable=True)
     torch.manual_seed(0)
     policy = mn.policy.PolicyGRU(env.observation_space.shape[0], H, env.n_muscles, device="cpu")
     opt = torch.optim.Adam(policy.parameters(), lr=1e-3)
@@ -80,8 +85,8 @@ def reference_parts():
     return env, policy, opt, episode
 
 
-def reference_step_fn():
-    _, policy, opt, episode = reference_parts()
+def reference_step_fn(setting: str):
+    _, policy, opt, episode = reference_parts(setting)
 
     def step():
         xy, tg = episode(B)
@@ -93,15 +98,6 @@ def reference_step_fn():
 
     step()
     return step
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def learn_ours(budget_s: float, compile_: bool, lr: float, lr_final: float) -> list[tuple[float, int, float]]:
@@ -162,31 +158,38 @@ def main() -> None:
     p.add_argument("--lr-final-fraction", type=float, default=0.05, help="cosine decay of our learning rate")
     args = p.parse_args()
     torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, threads 1; B={B}, T={T}, GRU {H}; median of {args.repeats}")
-    rows = []
-    fn, setup = ours_step_fn(False)
-    rows.append(("ours (eager)", median_time(fn, args.repeats), setup))
-    if args.compile:
-        fn, setup = ours_step_fn(True)
-        rows.append(("ours (compiled)", median_time(fn, args.repeats), setup))
-    try:
-        ref = median_time(reference_step_fn(), args.repeats)
-    except ImportError:
-        ref = None
-        print("motornet (reference) not installed: pip install motornet==0.3.0 for the baseline")
-    print(f"\n{'':<18} {'s / train step':>15} {'speed-up vs ref':>16} {'setup s':>8}")
-    if ref is not None:
-        print(f"{'reference':<18} {ref:>15.3f} {'1.00x':>16} {'':>8}")
-    for name, t, setup in rows:
-        ratio = f"{ref / t:.2f}x" if ref else "-"
-        print(f"{name:<18} {t:>15.3f} {ratio:>16} {setup:>8.1f}")
+    print(f"torch {torch.__version__}, threads 1; B={B}, T={T}, GRU {H}; median of {args.repeats} "
+          "interleaved rounds")  # fmt: skip
+    fns, setups = {}, {}
+    for setting in ("off", "on"):
+        fns[("ours eager", setting)], setups[("ours eager", setting)] = ours_step_fn(False, setting)
+        if args.compile:
+            fns[("ours compiled", setting)], setups[("ours compiled", setting)] = ours_step_fn(True, setting)
+    have_ref = R.have_reference()
+    if have_ref:
+        for setting in ("off", "on", "ref defaults"):
+            fns[("reference", setting)] = reference_step_fn(setting)
+    rates = interleaved_rates(fns, 1.0, args.repeats, min_time=0.0)
+    print(f"\n{'':<18} {'setting':<58} {'s / train step':>15} {'speed-up vs ref':>16} {'setup s':>8}")
+    labels = {name: label for name, _, label in R.SETTINGS}
+    for setting in ("off", "on", "ref defaults"):
+        ours = "off" if setting == "ref defaults" else setting
+        rows = [("reference", setting)] if have_ref else []
+        rows += [(name, ours) for name in ("ours eager", "ours compiled") if (name, ours) in fns]
+        for key in rows:
+            base = ("reference", setting) if have_ref else None
+            sp = f"{ratio(rates[key], rates[base]):.2f}x" if base else "-"
+            st = f"{setups[key]:.1f}" if key in setups else ""
+            print(f"{key[0]:<18} {labels[setting]:<58} {1 / median(rates[key]):>15.3f} {sp:>16} {st:>8}")
     if args.budget_s > 0:
         _print_curve(
             "ours (agents.backprop, task cost)",
             learn_ours(args.budget_s, args.compile, args.lr, args.lr_final_fraction),
         )
-    if args.reference_budget_s > 0 and ref is not None:
-        _print_curve("reference (tutorial recipe, L1 loss)", learn_reference(args.reference_budget_s))
+    if args.reference_budget_s > 0 and have_ref:
+        _print_curve(
+            "reference (tutorial recipe, L1 loss; its defaults)", learn_reference(args.reference_budget_s)
+        )
 
 
 if __name__ == "__main__":

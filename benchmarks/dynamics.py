@@ -1,6 +1,9 @@
 """Effector-step throughput (env-steps/s) of motornet_gym vs the reference MotorNet, same run.
 
-Run: ``python -m benchmarks.dynamics [--repeats 5]``. One torch thread; median of repeats.
+Run: ``python -m benchmarks.dynamics [--repeats 5]``. One torch thread; the sides are timed in the
+same interleaved rounds and a ratio is the median of the paired ratios. Equal work: an effector step
+draws no noise on either side (the reference's noise lives in its environment, see
+:mod:`benchmarks.fast`), and neither side resets inside the timed loop.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ import argparse
 
 import torch
 
-from benchmarks._timing import fmt_rate, median_rate
+from benchmarks._timing import fmt_rate, interleaved_rates, median
+from benchmarks._timing import ratio as paired
 from motornet_gym.dynamics import presets
 
 
@@ -39,9 +43,10 @@ def _reference(name: str, batch: int, steps: int):
     eff = E.ReluPointMass24() if name == "point_mass_24" else E.RigidTendonArm26(M.RigidTendonHillMuscle())
     u = torch.rand(batch, eff.n_muscles) * 0.05
 
+    eff.reset(options={"batch_size": batch})  # once: ours starts each call from a prepared state
+
     @torch.no_grad()
     def run():
-        eff.reset(options={"batch_size": batch})
         for _ in range(steps):
             eff.step(u)
 
@@ -70,18 +75,25 @@ def main() -> None:
     for name in ("point_mass_24", "arm26"):
         for b in args.batches:
             steps = 50
-            eager = median_rate(_ours(name, b, steps), b * steps, args.repeats)
-            comp = None
+            fns = {"eager": _ours(name, b, steps)}
             if not args.no_compile:
-                comp = median_rate(_ours(name, b, steps, compiled=True), b * steps, args.repeats)
-            ref = median_rate(_reference(name, b, steps), b * steps, args.repeats) if have_ref else None
+                fns["compiled"] = _ours(name, b, steps, compiled=True)
+            if have_ref:
+                fns["ref"] = _reference(name, b, steps)
+            rates = interleaved_rates(fns, b * steps, args.repeats)
+            eager = median(rates["eager"])
+            comp = median(rates["compiled"]) if "compiled" in rates else None
+            ref = median(rates["ref"]) if have_ref else None
 
-            def ratio(x, ref=ref):
-                return f"{x / ref:>5.2f}x" if (x is not None and ref) else f"{'-':>6}"
+            def ratio(key, rates=rates):
+                if key not in rates or "ref" not in rates:
+                    return f"{'-':>6}"
+                return f"{paired(rates[key], rates['ref']):>5.2f}x"
 
+            ref_s = fmt_rate(ref) if ref else "-"
             print(
-                f"{name:<14} {b:>6} {fmt_rate(ref) if ref else '-':>10} {fmt_rate(eager):>9} {ratio(eager)} "
-                f"{fmt_rate(comp) if comp else '-':>9} {ratio(comp)}"
+                f"{name:<14} {b:>6} {ref_s:>10} {fmt_rate(eager):>9} {ratio('eager')} "
+                f"{fmt_rate(comp) if comp else '-':>9} {ratio('compiled')}"
             )
 
 

@@ -1,10 +1,16 @@
 """Front-end throughput (issue 3): single env, native vector env and SB3 VecEnv vs their baselines.
 
-Run: ``python -m benchmarks.envs [--repeats 5] [--ppo-steps 4096]``. One torch thread, median of
-repeats, baselines measured in the same run; prints tables, asserts nothing.
+Run: ``python -m benchmarks.envs [--repeats 5] [--ppo-steps 4096]``. One torch thread; the sides
+of the env tables are timed in the same interleaved rounds and a ratio is the median of the paired
+ratios; prints tables, asserts nothing. Equal work: a row with noise off on both sides (the
+reference's std-0 noise draws removed by patching its ``apply_noise`` to the identity), a row with
+the same noise on both, and a row against the reference's own defaults, labelled as such (see
+:mod:`benchmarks._reference`).
 
 * ``MotorEnv.step`` (numpy in/out, B = 1) vs the reference MotorNet
-  ``RandomTargetReach(RigidTendonArm26(RigidTendonHillMuscle()), differentiable=False)``.
+  ``RandomTargetReach(RigidTendonArm26(RigidTendonHillMuscle()), differentiable=False)``, and
+  Gymnasium's MuJoCo ``Reacher-v5`` as a peer when ``gymnasium[mujoco]`` is installed (MyoSuite:
+  see :mod:`benchmarks.fast` for the command to measure it in its own environment).
 * ``MotorVectorEnv`` env-steps/s at 64 and 1024 vs the reference at the same batch size.
 * SB3: env stepping (random actions) and PPO training steps/s on ``motornet_gym.sb3.make_vec_env``
   (one batched engine) vs SB3's ``make_vec_env`` over 64 ``gym.make`` envs (``DummyVecEnv``).
@@ -20,16 +26,15 @@ import time
 import numpy as np
 import torch
 
-from benchmarks._timing import fmt_rate, median_rate
+from benchmarks import _reference as R
+from benchmarks._timing import fmt_rate, interleaved_rates, median, ratio
 
 ENV_ID = "motornet/Arm26Reach-v0"
+LABELS = {name: label for name, _, label in R.SETTINGS}
 
 
-def _reference(batch: int):
-    import motornet as mn
-
-    eff = mn.effector.RigidTendonArm26(mn.muscle.RigidTendonHillMuscle())
-    env = mn.environment.RandomTargetReach(effector=eff, max_ep_duration=1.0, differentiable=False)
+def _reference(batch: int, setting: str):
+    env = R.env(setting)
     env.reset(options={"batch_size": batch})
     a = np.full((batch, 6), 0.05, dtype=np.float32)
     steps = [0]
@@ -43,10 +48,10 @@ def _reference(batch: int):
     return run
 
 
-def _single(compiled: bool):
+def _single(compiled: bool, setting: str):
     from motornet_gym.envs import MotorEnv
 
-    env = MotorEnv(ENV_ID, compile=compiled)
+    env = MotorEnv(ENV_ID, compile=compiled, **R.ours_kwargs(setting))
     env.reset(seed=0)
     a = np.full(6, 0.05, dtype=np.float32)
 
@@ -58,12 +63,12 @@ def _single(compiled: bool):
     return run
 
 
-def _vector(batch: int, compiled: bool):
+def _vector(batch: int, compiled: bool, setting: str):
     import gymnasium as gym
 
     import motornet_gym  # noqa: F401  (registers the ids)
 
-    env = gym.make_vec(ENV_ID, num_envs=batch, compile=compiled)
+    env = gym.make_vec(ENV_ID, num_envs=batch, compile=compiled, **R.ours_kwargs(setting))
     env.reset(seed=0)
     a = np.full((batch, 6), 0.05, dtype=np.float32)
 
@@ -81,33 +86,49 @@ def _timed(make, *args):
     return fn, time.perf_counter() - t0
 
 
-def _row(name: str, rate: float, base: float | None, first_s: float | None) -> None:
-    ratio = f"{rate / base:>6.1f}x" if base else f"{'-':>7}"
-    first = f"{first_s:>9.1f}" if first_s is not None else f"{'-':>9}"
-    print(f"{name:<36} {fmt_rate(rate):>9} {ratio} {first}")
+def _table(title: str, batch: int, make, repeats: int, have_ref: bool, peer=None) -> None:
+    """Ours (``make(compiled, setting)``) eager and compiled vs the reference, per setting."""
+    print(f"\n== {title} (ratio vs the reference of the row, B = {batch}) ==")
+    fns, compile_s = {}, {}
+    for setting in ("off", "on"):
+        for compiled in (False, True):
+            fns[(setting, compiled)], compile_s[(setting, compiled)] = _timed(make, compiled, setting)
+    if have_ref:
+        for setting in ("off", "on", "ref defaults"):
+            fns[("ref", setting)] = _reference(batch, setting)
+    if peer is not None:
+        fns["peer"] = peer
+    rates = interleaved_rates(fns, batch, repeats)
+
+    def r(key, base) -> str:
+        return f"{ratio(rates[key], rates[base]):>6.1f}x" if base else f"{'-':>7}"
+
+    print(f"{'setting':<58} {'reference':>9} {'eager':>8} {'ratio':>7} {'compile=True':>12} {'ratio':>7}")
+    for setting in ("off", "on", "ref defaults"):
+        ours = "off" if setting == "ref defaults" else setting
+        base = ("ref", setting) if have_ref else None
+        ref = fmt_rate(median(rates[base])) if base else "-"
+        e, c = (ours, False), (ours, True)
+        print(f"{LABELS[setting]:<58} {ref:>9} {fmt_rate(median(rates[e])):>8} {r(e, base)} "
+              f"{fmt_rate(median(rates[c])):>12} {r(c, base)}")  # fmt: skip
+    print(f"compile s (noise off, on): {compile_s[('off', True)]:.1f}, {compile_s[('on', True)]:.1f}")
+    if peer is not None:
+        base = ("ref", "ref defaults") if have_ref else None
+        peer_rate, ours_vs_peer = fmt_rate(median(rates["peer"])), ratio(rates[("off", True)], rates["peer"])
+        print(f"peer: Gymnasium Reacher-v5 (MuJoCo, 2 joints, torque actions), resets included: "
+              f"{peer_rate} steps/s ({r('peer', base).strip()} the reference's defaults; "
+              f"ours compile=True is {ours_vs_peer:.1f}x it)")  # fmt: skip
 
 
 def env_tables(repeats: int, have_ref: bool) -> None:
-    hdr = f"{'variant':<36} {'steps/s':>9} {'ratio':>7} {'compile s':>9}"
-    print("\n== single env step, B = 1, numpy in/out (ratio vs reference) ==")
-    print(hdr)
-    ref = median_rate(_reference(1), 1, repeats) if have_ref else None
-    if ref:
-        _row("reference RandomTargetReach B=1", ref, ref, None)
-    for compiled in (False, True):
-        fn, first = _timed(_single, compiled)
-        _row(f"MotorEnv{' compile=True' if compiled else ''}", median_rate(fn, 1, repeats), ref,
-             first if compiled else None)  # fmt: skip
+    _table("single env step with a reset every 100 steps, numpy in/out", 1, _single, repeats, have_ref,
+           peer=R.reacher_peer(1))  # fmt: skip
     for batch in (64, 1024):
-        print(f"\n== vector env, {batch} envs (env-steps/s; ratio vs reference at B={batch}) ==")
-        print(hdr)
-        ref = median_rate(_reference(batch), batch, repeats) if have_ref else None
-        if ref:
-            _row(f"reference RandomTargetReach B={batch}", ref, ref, None)
-        for compiled in (False, True):
-            fn, first = _timed(_vector, batch, compiled)
-            _row(f"MotorVectorEnv{' compile=True' if compiled else ''}", median_rate(fn, batch, repeats), ref,
-                 first if compiled else None)  # fmt: skip
+
+        def make(compiled: bool, setting: str, b: int = batch):
+            return _vector(b, compiled, setting)
+
+        _table(f"vector env, {batch} envs (env-steps/s)", batch, make, repeats, have_ref)
 
 
 def _sb3_envs(n_envs: int, compiled: bool | None):
@@ -133,24 +154,28 @@ def sb3_table(repeats: int, ppo_steps: int) -> None:
     n_envs = 64
     print(f"\n== SB3, {n_envs} envs (ratio vs DummyVecEnv of {n_envs} gym.make MotorEnvs) ==")
     print(f"PPO: MlpPolicy, n_steps=32 (rollout {32 * n_envs} steps), other hyper-parameters SB3's")
-    print(f"defaults (10 epochs, minibatch 64); learn({ppo_steps}) timed once after a warm-up learn")
+    print(f"defaults (10 epochs, minibatch 64); learn({ppo_steps}) after a warm-up learn, 3 rounds")
     print(f"{'variant':<36} {'env steps/s':>11} {'ratio':>7} {'PPO steps/s':>11} {'ratio':>7}")
-    base_env = base_ppo = None
-    for name, compiled in (("DummyVecEnv x MotorEnv", None), ("mg.sb3.make_vec_env", False),
-                           ("mg.sb3.make_vec_env compile=True", True)):  # fmt: skip
-        venv = _sb3_envs(n_envs, compiled)
+    variants = {"DummyVecEnv x MotorEnv": None, "mg.sb3.make_vec_env": False,
+                "mg.sb3.make_vec_env compile=True": True}  # fmt: skip
+    venvs = {name: _sb3_envs(n_envs, compiled) for name, compiled in variants.items()}
+    actions = np.full((n_envs, 6), 0.05, dtype=np.float32)
+    for venv in venvs.values():
         venv.reset()
-        actions = np.full((n_envs, 6), 0.05, dtype=np.float32)
-        env_rate = median_rate(lambda venv=venv, a=actions: venv.step(a), n_envs, repeats)
-        model = PPO("MlpPolicy", venv, n_steps=32, seed=0, device="cpu", verbose=0)
+    env_rates = interleaved_rates(
+        {name: (lambda venv=venv: venv.step(actions)) for name, venv in venvs.items()}, n_envs, repeats
+    )
+    models = {name: PPO("MlpPolicy", venv, n_steps=32, seed=0, device="cpu", verbose=0)
+              for name, venv in venvs.items()}  # fmt: skip
+    for model in models.values():
         model.learn(32 * n_envs)  # warm-up (and compile)
-        t0 = time.perf_counter()
-        model.learn(ppo_steps, reset_num_timesteps=False)
-        ppo_rate = ppo_steps / (time.perf_counter() - t0)
-        base_env = env_rate if base_env is None else base_env
-        base_ppo = ppo_rate if base_ppo is None else base_ppo
-        print(f"{name:<36} {fmt_rate(env_rate):>11} {env_rate / base_env:>6.1f}x "
-              f"{fmt_rate(ppo_rate):>11} {ppo_rate / base_ppo:>6.1f}x")  # fmt: skip
+    learn = {name: (lambda m=m: m.learn(ppo_steps, reset_num_timesteps=False)) for name, m in models.items()}
+    ppo_rates = interleaved_rates(learn, ppo_steps, repeats=3, min_time=0.0)
+    base = "DummyVecEnv x MotorEnv"
+    for name in variants:
+        e, p = env_rates[name], ppo_rates[name]
+        print(f"{name:<36} {fmt_rate(median(e)):>11} {ratio(e, env_rates[base]):>6.1f}x "
+              f"{fmt_rate(median(p)):>11} {ratio(p, ppo_rates[base]):>6.1f}x")  # fmt: skip
 
 
 def main() -> None:
@@ -161,14 +186,8 @@ def main() -> None:
     p.add_argument("--skip", nargs="*", default=[], choices=["envs", "sb3"])
     args = p.parse_args()
     torch.set_num_threads(1)
-    try:
-        import motornet  # noqa: F401
-
-        have_ref = True
-    except ImportError:
-        have_ref = False
-        print("motornet (reference) not installed: pip install motornet==0.3.0 for the baseline")
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, median of {args.repeats}")
+    have_ref = R.have_reference()
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, median of {args.repeats} rounds")
     if "envs" not in args.skip:
         env_tables(args.repeats, have_ref)
     if "sb3" not in args.skip:

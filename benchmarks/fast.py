@@ -1,16 +1,31 @@
 """The compiled fast path (issue 7): engine step, single env step and a backprop episode.
 
-Run: ``python -m benchmarks.fast [--repeats 5] [--batches 1 64 1024 16384]``. One torch thread,
-median of repeats, eager vs ``compile=True`` vs the reference MotorNet package in the same run;
-prints tables, asserts nothing. Compile time is the wall time of the first compiled call.
+Run: ``python -m benchmarks.fast [--repeats 5] [--batches 1 64 1024 16384]``. One torch thread;
+every side of a table is timed in the same interleaved rounds (:func:`interleaved_rates`) and a
+ratio is the median over rounds of the paired ratios; prints tables, asserts nothing. Compile time
+is the wall time of the first compiled call.
+
+Equal work: each table has a row with noise off on both sides (the reference's std-0 noise draws
+removed by patching its ``apply_noise`` to the identity), a row with the same noise on both sides,
+and a row against the reference with its own defaults, labelled as such (see
+:mod:`benchmarks._reference`).
 
 * engine step: ``Simulator.step_unchecked`` of ``motornet/Arm26Reach-v0`` under ``no_grad`` (noise
   drawing, loads, effector, cost, delay lines, observation, info dict of tensors) and
   ``Simulator.step_packed`` (the same outputs in one tensor, what the numpy front ends use) vs the
-  reference
-  ``RandomTargetReach(RigidTendonArm26(RigidTendonHillMuscle()), differentiable=False).step``.
-* single env: ``MotorEnv.step`` (numpy in and out) vs the reference at B = 1.
+  reference ``RandomTargetReach(RigidTendonArm26(RigidTendonHillMuscle()), differentiable=False)``.
+* single env: ``MotorEnv.step`` (numpy in and out) vs the reference at B = 1, and Gymnasium's
+  MuJoCo ``Reacher-v5`` as a peer when ``gymnasium[mujoco]`` is installed.
 * backprop episode: arm26, GRU 128, B = 64, 100 steps, forward + backward + Adam.
+
+MyoSuite's elbow (a MuJoCo muscle model) is the other natural peer, but MyoSuite pins an older
+Gymnasium than ours; measure it in its own environment, e.g.::
+
+    python3 -m venv /tmp/myo && /tmp/myo/bin/pip install myosuite && /tmp/myo/bin/python -c "
+    import time; from myosuite.utils import gym; e = gym.make('myoElbowPose1D6MRandom-v0'); e.reset(seed=0)
+    a = e.action_space.sample(); t = time.perf_counter(); n = 2000
+    for _ in range(n): e.reset() if any(e.step(a)[2:4]) else None
+    print(n / (time.perf_counter() - t), 'steps/s')"
 """
 
 from __future__ import annotations
@@ -21,30 +36,14 @@ import time
 import numpy as np
 import torch
 
-from benchmarks._timing import fmt_rate, median_rate
+from benchmarks import _reference as R
+from benchmarks._timing import fmt_rate, interleaved_rates, median, ratio
 from motornet_gym.policies import GRUPolicy
 from motornet_gym.registry import make_simulator
 from motornet_gym.rollout import rollout
 
 ENV_ID = "motornet/Arm26Reach-v0"
-
-
-def _have_reference() -> bool:
-    try:
-        import motornet  # noqa: F401
-    except ImportError:
-        print("motornet (reference) not installed: pip install motornet==0.3.0 for the baseline")
-        return False
-    return True
-
-
-def _reference_env(differentiable: bool = False, duration: float = 1.0):
-    import motornet as mn
-
-    eff = mn.effector.RigidTendonArm26(mn.muscle.RigidTendonHillMuscle())
-    return mn.environment.RandomTargetReach(
-        effector=eff, max_ep_duration=duration, differentiable=differentiable
-    )
+SETTING_LABELS = {name: label for name, _, label in R.SETTINGS}
 
 
 def _timed_first(fn) -> float:
@@ -53,9 +52,15 @@ def _timed_first(fn) -> float:
     return time.perf_counter() - t0
 
 
+def _r(rates: dict, name: str, base: str | None) -> str:
+    if base is None or base not in rates:
+        return f"{'-':>7}"
+    return f"{ratio(rates[name], rates[base]):>6.1f}x"
+
+
 # ---------------------------------------------------------------------- engine step
-def _ours_step(batch: int, compiled: bool, steps: int, packed: bool = False):
-    sim = make_simulator(ENV_ID, batch_size=batch, compile=compiled)
+def _ours_step(batch: int, compiled: bool, steps: int, setting: str, packed: bool = False):
+    sim = make_simulator(ENV_ID, batch_size=batch, compile=compiled, **R.ours_kwargs(setting))
     sim.reset(seed=0)
     u = torch.rand(batch, sim.action_size) * 0.1
     step = sim.step_packed if packed else sim.step_unchecked
@@ -69,10 +74,9 @@ def _ours_step(batch: int, compiled: bool, steps: int, packed: bool = False):
     return run, compile_s
 
 
-def _reference_step(batch: int, steps: int):
-    env = _reference_env()
+def _reference_step(batch: int, steps: int, setting: str):
+    env = R.env(setting)
     u = torch.rand(batch, 6) * 0.1
-
     env.reset(options={"batch_size": batch})
 
     @torch.no_grad()
@@ -84,34 +88,37 @@ def _reference_step(batch: int, steps: int):
 
 
 def engine_table(batches: list[int], repeats: int, have_ref: bool) -> None:
-    print("\n== engine step, arm26 (env-steps/s = steps x B / s; ratio vs reference) ==")
+    print("\n== engine step, arm26 (env-steps/s = steps x B / s; ratio vs the reference of the row) ==")
     print("step_unchecked: tensors + info dict of tensors; step_packed: one (B, K) tensor (front ends)")
-    print(f"{'B':>6} {'reference':>10} {'eager':>9} {'ratio':>7} {'compiled':>9} {'ratio':>7} "
-          f"{'packed':>9} {'ratio':>7} {'compile s':>9}")  # fmt: skip
+    print(f"{'B':>6} {'setting':<58} {'reference':>9} {'eager':>8} {'ratio':>7} {'compiled':>8} "
+          f"{'ratio':>7} {'packed':>8} {'ratio':>7}")  # fmt: skip
     for b in batches:
         steps = 20 if b >= 16384 else 50
-        work = b * steps
-        eager_fn, _ = _ours_step(b, False, steps)
-        comp_fn, compile_s = _ours_step(b, True, steps)
-        packed_fn, _ = _ours_step(b, True, steps, packed=True)
-        eager = median_rate(eager_fn, work, repeats)
-        comp = median_rate(comp_fn, work, repeats)
-        packed = median_rate(packed_fn, work, repeats)
-        ref = median_rate(_reference_step(b, steps), work, repeats) if have_ref else None
-
-        def r(x: float, base: float | None) -> str:
-            return f"{x / base:>6.1f}x" if base else f"{'-':>7}"
-
-        print(f"{b:>6} {fmt_rate(ref) if ref else '-':>10} {fmt_rate(eager):>9} {r(eager, ref)} "
-              f"{fmt_rate(comp):>9} {r(comp, ref)} {fmt_rate(packed):>9} {r(packed, ref)} "
-              f"{compile_s:>9.1f}")  # fmt: skip
+        fns, compile_s = {}, []
+        for setting in ("off", "on"):
+            fns[f"eager {setting}"], _ = _ours_step(b, False, steps, setting)
+            fns[f"compiled {setting}"], cs = _ours_step(b, True, steps, setting)
+            fns[f"packed {setting}"], _ = _ours_step(b, True, steps, setting, packed=True)
+            compile_s.append(cs)
+        if have_ref:
+            for setting in ("off", "on", "ref defaults"):
+                fns[f"ref {setting}"] = _reference_step(b, steps, setting)
+        rates = interleaved_rates(fns, b * steps, repeats)
+        for setting in ("off", "on", "ref defaults"):
+            ours = "off" if setting == "ref defaults" else setting
+            base = f"ref {setting}" if have_ref else None
+            ref = fmt_rate(median(rates[base])) if base else "-"
+            cells = " ".join(f"{fmt_rate(median(rates[f'{k} {ours}'])):>8} {_r(rates, f'{k} {ours}', base)}"
+                             for k in ("eager", "compiled", "packed"))  # fmt: skip
+            print(f"{b if setting == 'off' else '':>6} {SETTING_LABELS[setting]:<58} {ref:>9} {cells}")
+        print(f"{'':>6} compile s (noise off, on): {compile_s[0]:.1f}, {compile_s[1]:.1f}")
 
 
 # ---------------------------------------------------------------------- single env
-def _ours_env(compiled: bool, steps: int):
+def _ours_env(compiled: bool, steps: int, setting: str):
     from motornet_gym.envs import MotorEnv
 
-    env = MotorEnv(ENV_ID, compile=compiled)
+    env = MotorEnv(ENV_ID, compile=compiled, **R.ours_kwargs(setting))
     env.reset(seed=0)
     a = np.full(6, 0.05, dtype=np.float32)
 
@@ -123,10 +130,9 @@ def _ours_env(compiled: bool, steps: int):
     return run, compile_s
 
 
-def _reference_env_step(steps: int):
-    env = _reference_env()
+def _reference_env_step(steps: int, setting: str):
+    env = R.env(setting)
     a = np.full((1, 6), 0.05, dtype=np.float32)
-
     env.reset(options={"batch_size": 1})
 
     def run() -> None:
@@ -137,25 +143,40 @@ def _reference_env_step(steps: int):
 
 
 def single_env_table(repeats: int, have_ref: bool) -> None:
-    print("\n== single env step, B = 1, numpy in/out (steps/s; ratio vs reference) ==")
+    print("\n== single env step, B = 1, numpy in/out (steps/s; ratio vs the reference of the row) ==")
     steps = 100
-    ref = median_rate(_reference_env_step(steps), steps, repeats) if have_ref else None
-    print(f"{'variant':<28} {'steps/s':>9} {'ratio':>7} {'compile s':>9}")
-    if ref:
-        print(f"{'reference RandomTargetReach':<28} {fmt_rate(ref):>9} {'1.0x':>7} {'-':>9}")
-    for compiled in (False, True):
-        fn, compile_s = _ours_env(compiled, steps)
-        rate = median_rate(fn, steps, repeats)
-        name = f"MotorEnv{' compile=True' if compiled else ''}"
-        ratio = f"{rate / ref:>6.1f}x" if ref else f"{'-':>7}"
-        cs = f"{compile_s:>9.1f}" if compile_s is not None else f"{'-':>9}"
-        print(f"{name:<28} {fmt_rate(rate):>9} {ratio} {cs}")
+    fns, compile_s = {}, {}
+    for setting in ("off", "on"):
+        for compiled in (False, True):
+            fns[(setting, compiled)], compile_s[(setting, compiled)] = _ours_env(compiled, steps, setting)
+    if have_ref:
+        for setting in ("off", "on", "ref defaults"):
+            fns[("ref", setting)] = _reference_env_step(steps, setting)
+    peer = R.reacher_peer(steps)
+    if peer is not None:
+        fns["reacher"] = peer
+    rates = interleaved_rates(fns, steps, repeats)
+    print(f"{'setting':<58} {'reference':>9} {'eager':>8} {'ratio':>7} {'compile=True':>12} {'ratio':>7}")
+    for setting in ("off", "on", "ref defaults"):
+        ours = "off" if setting == "ref defaults" else setting
+        base = ("ref", setting) if have_ref else None
+        ref = fmt_rate(median(rates[base])) if base else "-"
+        e, c = (ours, False), (ours, True)
+        print(f"{SETTING_LABELS[setting]:<58} {ref:>9} {fmt_rate(median(rates[e])):>8} {_r(rates, e, base)} "
+              f"{fmt_rate(median(rates[c])):>12} {_r(rates, c, base)}")  # fmt: skip
+    print(f"compile s (noise off, on): {compile_s[('off', True)]:.1f}, {compile_s[('on', True)]:.1f}")
+    if peer is not None:
+        base = ("ref", "ref defaults") if have_ref else None
+        ours_vs_peer = ratio(rates[("off", True)], rates["reacher"])
+        print(f"peer: Gymnasium Reacher-v5 (MuJoCo, 2 joints, torque actions): "
+              f"{fmt_rate(median(rates['reacher']))} steps/s ({_r(rates, 'reacher', base).strip()} the "
+              f"reference's defaults; ours compile=True is {ours_vs_peer:.1f}x it)")  # fmt: skip
 
 
 # ---------------------------------------------------------------------- backprop episode
-def _ours_backprop(compiled: bool, compile_policy: bool, batch: int, hidden: int):
+def _ours_backprop(compiled: bool, compile_policy: bool, batch: int, hidden: int, setting: str):
     torch.manual_seed(0)
-    sim = make_simulator(ENV_ID, batch_size=batch, compile=compiled)
+    sim = make_simulator(ENV_ID, batch_size=batch, compile=compiled, **R.ours_kwargs(setting))
     pol = GRUPolicy(sim.observation_size, sim.action_size, hidden)
     opt = torch.optim.Adam(pol.parameters(), lr=1e-3)
     net = torch.compile(pol, fullgraph=True, dynamic=False) if compile_policy else pol
@@ -170,9 +191,9 @@ def _ours_backprop(compiled: bool, compile_policy: bool, batch: int, hidden: int
     return run, compile_s
 
 
-def _reference_backprop(batch: int, hidden: int):
+def _reference_backprop(batch: int, hidden: int, setting: str):
     torch.manual_seed(0)
-    env = _reference_env(differentiable=True)
+    env = R.env(setting, differentiable=True)
     obs_size = env.observation_space.shape[0]
     pol = GRUPolicy(obs_size, 6, hidden)
     opt = torch.optim.Adam(pol.parameters(), lr=1e-3)
@@ -198,19 +219,27 @@ def _reference_backprop(batch: int, hidden: int):
 def backprop_table(repeats: int, have_ref: bool) -> None:
     batch, hidden = 64, 128
     print(f"\n== backprop episode: arm26, GRU {hidden}, B = {batch}, 100 steps, fwd + bwd + Adam ==")
-    print(f"{'variant':<34} {'ms/episode':>10} {'speed-up':>8} {'compile s':>9}")
-    ref_ms = None
+    print("(ms per episode; speed-up vs the reference of the row; compiled policy: torch.compile(GRU) too)")
+    fns, compile_s = {}, {}
+    for setting in ("off", "on"):
+        for name, comp, cpol in (("eager", False, False), ("compile=True", True, False),
+                                 ("+ compiled policy", True, True)):  # fmt: skip
+            run, cs = _ours_backprop(comp, cpol, batch, hidden, setting)
+            fns[(setting, name)], compile_s[(setting, name)] = run, cs
     if have_ref:
-        ref_ms = 1e3 / median_rate(_reference_backprop(batch, hidden), 1.0, repeats, min_time=0.0)
-        print(f"{'reference (differentiable=True)':<34} {ref_ms:>10.0f} {'1.0x':>8} {'-':>9}")
-    variants = [("eager", False, False), ("compile=True", True, False),
-                ("compile=True + compiled policy", True, True)]  # fmt: skip
-    for name, comp, cpol in variants:
-        fn, compile_s = _ours_backprop(comp, cpol, batch, hidden)
-        ms = 1e3 / median_rate(fn, 1.0, repeats, min_time=0.0)
-        sp = f"{ref_ms / ms:>7.1f}x" if ref_ms else f"{'-':>8}"
-        cs = f"{compile_s:>9.1f}" if compile_s is not None else f"{'-':>9}"
-        print(f"{name:<34} {ms:>10.0f} {sp} {cs}")
+        for setting in ("off", "on", "ref defaults"):
+            fns[("ref", setting)] = _reference_backprop(batch, hidden, setting)
+    rates = interleaved_rates(fns, 1.0, repeats, min_time=0.0)
+    variants = ("eager", "compile=True", "+ compiled policy")
+    print(f"{'setting':<58} {'reference':>9} " + " ".join(f"{v:>17} {'x':>5}" for v in variants))
+    for setting in ("off", "on", "ref defaults"):
+        ours = "off" if setting == "ref defaults" else setting
+        base = ("ref", setting) if have_ref else None
+        ref = f"{1e3 / median(rates[base]):.0f}" if base else "-"
+        cells = " ".join(f"{1e3 / median(rates[(ours, v)]):>17.0f} {_r(rates, (ours, v), base).strip():>5}"
+                         for v in variants)  # fmt: skip
+        print(f"{SETTING_LABELS[setting]:<58} {ref:>9} {cells}")
+    print("compile s (noise off): " + ", ".join(f"{v} {compile_s[('off', v)]:.1f}" for v in variants[1:]))
 
 
 def main() -> None:
@@ -221,8 +250,9 @@ def main() -> None:
     p.add_argument("--skip", nargs="*", default=[], choices=["engine", "env", "backprop"])
     args = p.parse_args()
     torch.set_num_threads(1)
-    have_ref = _have_reference()
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, median of {args.repeats}")
+    have_ref = R.have_reference()
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, median of {args.repeats} "
+          "interleaved rounds")  # fmt: skip
     if "engine" not in args.skip:
         engine_table(args.batches, args.repeats, have_ref)
     if "env" not in args.skip:

@@ -20,6 +20,7 @@ a public type).
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -32,7 +33,14 @@ from .tasks import TaskState
 if TYPE_CHECKING:
     from .engine import Simulator
 
-__all__ = ["FROZEN_UNCHECKED_MAX_BATCH", "MAX_FUSED_STAGES", "PACKED_STATE_MAX_BATCH", "CompiledStep"]
+__all__ = [
+    "AUTO_COMPILE_STEPS",
+    "FROZEN_UNCHECKED_MAX_BATCH",
+    "MAX_FUSED_STAGES",
+    "PACKED_STATE_MAX_BATCH",
+    "AutoCompile",
+    "CompiledStep",
+]
 
 #: Batches below this size give the frozen step its state packed into one tensor per dtype (see
 #: :class:`~motornet_gym.packed.StatePacker`); larger ones pass the state's tensors separately.
@@ -46,6 +54,17 @@ PACKED_STATE_MAX_BATCH = 256
 #: one thread (M env-steps/s, frozen / guarded): B = 1024 7.2 / 7.0, B = 4096 10.8 / 10.7,
 #: B = 16384 6.7 / 8.6. (:meth:`Simulator.step_packed` always runs frozen.)
 FROZEN_UNCHECKED_MAX_BATCH = 8192
+
+#: ``compile="auto"``: steps a simulator runs eagerly before switching to the compiled step. Set at
+#: the break-even of a process's first switch with a warm inductor cache (compile time / per-step
+#: saving), so a run pays at most about twice what the better choice in hindsight costs (the
+#: ski-rental argument). Measured, arm26 (point mass), one thread, first switch of a fresh process
+#: (most of it importing and initialising inductor; the frozen step and the frozen reset included):
+#: no_grad B = 1: 5.9-6.1 s (5.4 s), eager 0.77-1.36 ms/step (0.46), compiled 0.02-0.03 ms (0.02):
+#: break-even 4.5k-8.0k steps (12k); with gradients (GRU 32 policy) B = 1: 4.7 s, 3.3 vs 0.8
+#: ms/step: 1.9k steps. Later switches in the same process cost 0.4-1.7 s (break-even 300-930
+#: steps at B = 64-1024). A cold cache costs 3-5x more (10-25 s): those runs repay it later.
+AUTO_COMPILE_STEPS = 5000
 
 #: Most derivative evaluations per step (``n_ministeps x integrator order``) compiled as one graph.
 MAX_FUSED_STAGES = 16
@@ -259,3 +278,65 @@ def _require_grad(state: SimState) -> SimState:
         action_history=g(state.action_history),
         observation=g(state.observation),
     )
+
+
+_warned_auto = False
+
+
+class AutoCompile:
+    """``compile="auto"`` for one simulator: eager steps first, then the compiled step.
+
+    :meth:`count` is called before every step; after ``after_steps`` (default
+    :data:`AUTO_COMPILE_STEPS`) it builds the simulator's :class:`CompiledStep` (``None`` without a
+    compiler: one warning, eager from then on). Until a compiled step and a compiled reset have each
+    succeeded once, :meth:`call` runs them under a guard: if compiling fails (e.g. a user task with
+    a data-dependent branch), it warns once per process, restores the random generator and runs the
+    call eagerly, for good.
+    """
+
+    def __init__(self, sim: Simulator, after_steps: int | None = None) -> None:
+        self.sim = sim
+        self.steps_left = AUTO_COMPILE_STEPS if after_steps is None else after_steps
+        self.pending = {"step", "reset"}  # compiled calls not yet known to work
+
+    def count(self) -> None:
+        """Count one step; the step after the first ``after_steps`` switches to the compiled step."""
+        if self.steps_left == 0:
+            sim = self.sim
+            sim._compiled = CompiledStep.create(sim)
+            sim.compiled = sim._compiled is not None
+            if sim._compiled is None:
+                sim._auto = None  # eager for good: no more bookkeeping
+        self.steps_left -= 1
+
+    def call(self, kind: str, fn: Any, *args: Any) -> Any:
+        """``fn(*args)``, guarded while a compiled ``kind`` ("step" or "reset") has not yet succeeded."""
+        sim = self.sim
+        if sim._compiled is None or kind not in self.pending:  # before the switch, or a kind that worked
+            return fn(*args)
+        rng = sim.generator.get_state()
+        try:
+            out = fn(*args)
+        except Exception as err:  # noqa: BLE001  (any compile failure: stay eager, as documented)
+            global _warned_auto
+            if not _warned_auto:
+                _warned_auto = True
+                warnings.warn(
+                    f"compile='auto': compiling the simulator step failed ({type(err).__name__}: {err}); "
+                    "the simulator stays eager (same results, slower). This warning is shown once per "
+                    "process.",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+            c = sim._compiled
+            state = c.materialize() if sim._state is None and c.flat is not None else sim._state
+            sim._compiled, sim.compiled = None, False
+            if state is not None:
+                sim._set_state(state)
+            sim._auto = None
+            sim.generator.set_state(rng)
+            return fn(*args)
+        self.pending.discard(kind)
+        if not self.pending:
+            sim._auto = None  # compiled for good: no more bookkeeping
+        return out

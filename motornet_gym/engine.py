@@ -9,7 +9,8 @@ is composed from the task cues, the delayed readings and the efference copy, plu
 The hot path (:meth:`Simulator.transition`) has no ``.item()``, no host synchronisation and no
 branch on tensor values; which noises are drawn is decided at construction. With ``compile=True``
 the step runs through ``torch.compile`` when it records gradients and through a frozen inference
-graph otherwise (see :mod:`motornet_gym.fastpath` and :meth:`Simulator.step_packed`); noise is still
+graph otherwise (see :mod:`motornet_gym.fastpath` and :meth:`Simulator.step_packed`); the default
+``compile="auto"`` switches to it after :data:`AUTO_COMPILE_STEPS` eager steps. Noise is still
 drawn eagerly by :meth:`Simulator.draw_noise`, so the same seed gives the same trajectory compiled
 or not.
 """
@@ -24,7 +25,13 @@ import torch
 
 from . import fastpath
 from ._reset_draw import check_seed, sample_task
-from .compiled_step import FROZEN_UNCHECKED_MAX_BATCH, MAX_FUSED_STAGES, CompiledStep
+from .compiled_step import (
+    AUTO_COMPILE_STEPS,
+    FROZEN_UNCHECKED_MAX_BATCH,
+    MAX_FUSED_STAGES,
+    AutoCompile,
+    CompiledStep,
+)
 from .dynamics import Effector, EffectorState
 from .dynamics._validation import check_dtype
 from .packed import OUTPUTS, Layout, entries_of
@@ -32,7 +39,15 @@ from .sensory import delay_steps, fill_delay_line, observation_std, push, std_ve
 from .sim_types import Noise, SimState, SimulatorConfig, StepOutput
 from .tasks import Task, TaskState
 
-__all__ = ["MAX_FUSED_STAGES", "Noise", "SimState", "Simulator", "SimulatorConfig", "StepOutput"]
+__all__ = [
+    "AUTO_COMPILE_STEPS",
+    "MAX_FUSED_STAGES",
+    "Noise",
+    "SimState",
+    "Simulator",
+    "SimulatorConfig",
+    "StepOutput",
+]
 
 
 class Simulator:
@@ -60,14 +75,18 @@ class Simulator:
             compiles (~1-10 s per batch size, dtype and device; inductor's disk cache makes
             later ones fast). Without a C++ compiler (CPU) or Triton (CUDA) a warning is shown
             once and the step runs eagerly. Results match the eager step to float rounding.
+            ``compile="auto"`` (the default): run eagerly for the first :data:`AUTO_COMPILE_STEPS`
+            steps, then compiled (where compilation has paid for itself: short scripts, checks
+            and tests never compile); without a compiler, or if compiling fails, one warning and
+            eager steps. ``compile=False``: never compile.
 
     Attributes:
         observation_parts: Ordered ``(name, size)`` of the observation: ``target`` (2),
             ``go_cue`` (1, tasks with a go cue), ``vision`` (2), ``proprioception_length`` (M),
             ``proprioception_velocity`` (M), ``action_history`` (H M, if H > 0).
         observation_size: ``O``; action_size: ``M``; max_steps: steps per episode; dt: s.
-        compiled: Whether the step actually runs compiled (False if ``compile=False`` or no
-            compiler was found).
+        compiled: Whether the step actually runs compiled now (False if ``compile=False``, before
+            ``compile="auto"`` has switched, or if no compiler was found).
     """
 
     def __init__(
@@ -80,11 +99,11 @@ class Simulator:
         device: torch.device | str | None = None,
         dtype: torch.dtype | str | None = None,
         env_id: str | None = None,
-        compile: bool = False,
+        compile: bool | str = "auto",
     ) -> None:
         config = SimulatorConfig() if config is None else config
-        if not isinstance(compile, bool):
-            raise ValueError(f"compile must be True or False; got {compile!r}")
+        if not (isinstance(compile, bool) or compile == "auto"):
+            raise ValueError(f"compile must be True, False or 'auto'; got {compile!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
         dtype = check_dtype("dtype", dtype) or torch.get_default_dtype()
@@ -125,8 +144,9 @@ class Simulator:
         self._state: SimState | None = None
         self._layout: Layout | None = None
         self._carries_grad = False
-        self._compiled = CompiledStep.create(self) if compile else None
+        self._compiled = CompiledStep.create(self) if compile is True else None
         self.compiled = self._compiled is not None
+        self._auto = AutoCompile(self) if compile == "auto" else None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -203,6 +223,11 @@ class Simulator:
                 self.effector.check_joint_pos(row.joint_pos)
                 rows.append((row, self.draw_noise(1)))
             task_state, noise = _cat([r for r, _ in rows]), _cat([n for _, n in rows])
+        if self._auto is not None:
+            return self._auto.call("reset", self._initial_state, task_state, noise)
+        return self._initial_state(task_state, noise)
+
+    def _initial_state(self, task_state: TaskState, noise: Noise) -> SimState:
         if self._compiled is not None:
             state = self._compiled.initial(task_state, noise)
             if state is not None:
@@ -400,6 +425,15 @@ class Simulator:
         self, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """:meth:`step` without validating the action (for callers that validated it already)."""
+        auto = self._auto
+        if auto is not None:
+            auto.count()
+            return auto.call("step", self._step_unchecked, action)
+        return self._step_unchecked(action)
+
+    def _step_unchecked(
+        self, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         terminated = torch.zeros(self.batch_size, dtype=torch.bool, device=self.device)
         c = self._compiled
         if c is not None and self.batch_size < FROZEN_UNCHECKED_MAX_BATCH and c.frozen_applies(action):
@@ -427,6 +461,13 @@ class Simulator:
             whose columns :attr:`layout` names: ``observation``, ``reward``, ``truncated`` (0 / 1),
             then the info entries of :meth:`step` (``step`` exact as a float).
         """
+        auto = self._auto
+        if auto is not None:
+            auto.count()
+            return auto.call("step", self._step_packed, action)
+        return self._step_packed(action)
+
+    def _step_packed(self, action: torch.Tensor) -> torch.Tensor:
         if self._compiled is not None and self._compiled.frozen_applies(action):
             return self._compiled.step_frozen(action)[0]
         new, out = self._advance(self.state, action, self.draw_noise())

@@ -112,7 +112,7 @@ def _usable(device: torch.device | str) -> bool:
         if not _warned:
             _warned = True
             warnings.warn(
-                f"compile=True: {problem}; the simulator runs eagerly (same results, slower). "
+                f"compile=True or 'auto': {problem}; the simulator runs eagerly (same results, slower). "
                 "This warning is shown once per process.",
                 RuntimeWarning,
                 stacklevel=4,

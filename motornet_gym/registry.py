@@ -123,7 +123,7 @@ def make_simulator(
     batch_size: int = 1,
     device: torch.device | str | None = None,
     dtype: torch.dtype | str | None = None,
-    compile: bool = False,
+    compile: bool | str = "auto",
     **kwargs: Any,
 ) -> Simulator:
     """Build the :class:`~motornet_gym.engine.Simulator` of a registered id.
@@ -134,8 +134,10 @@ def make_simulator(
         device: Torch device (CPU if ``None``).
         dtype: Floating dtype or its name (``"float64"``); ``torch.get_default_dtype()`` if ``None``
             (float64 works end to end).
-        compile: Run the step through ``torch.compile`` (off by default; see
-            :class:`~motornet_gym.engine.Simulator`).
+        compile: Run the step through ``torch.compile``: ``"auto"`` (the default: eager for the
+            first :data:`~motornet_gym.engine.AUTO_COMPILE_STEPS` steps, compiled once that pays
+            off), ``True`` (from the first step) or ``False`` (never); see
+            :class:`~motornet_gym.engine.Simulator`.
         **kwargs: Effector, engine and task keyword arguments (see the module docstring).
 
     Raises:

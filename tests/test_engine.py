@@ -462,10 +462,10 @@ def test_reset_where_bad_mask():
 
 
 # ---------------------------------------------------------------------- compile flag (see test_compile.py)
-def test_compile_flag_is_validated_and_off_by_default():
+def test_compile_flag_is_validated_and_first_steps_are_eager():
     sim = make_simulator("motornet/PointMassReach-v0", batch_size=2)
     assert sim.compiled is False
-    with pytest.raises(ValueError, match="compile must be True or False; got 'yes'"):
+    with pytest.raises(ValueError, match="compile must be True, False or 'auto'; got 'yes'"):
         make_simulator("motornet/PointMassReach-v0", compile="yes")
 
 
