@@ -23,7 +23,7 @@ from agents._common import config_to_dict
 from agents.adaptation import BLOCKS
 from motornet_gym.analysis import phenomena as PH
 from motornet_gym.analysis import plots, report
-from motornet_gym.analysis.evaluate import EvaluationRecord
+from motornet_gym.analysis.evaluate import EvaluationRecord, remeasure
 
 #: Keys of results.json that depend on the machine and install (everything else reproduces exactly).
 MACHINE_KEYS = ("wall_clock", "curves_wall_time", "machine", "versions")
@@ -178,7 +178,8 @@ def build_report(config: CompareConfig, command: str | None = None) -> Path:
             e = json.loads((tdir / "eval.json").read_text())
             recs = {p.stem: EvaluationRecord.load(p) for p in sorted((tdir / "records").glob("*.npz"))}
             a = trial_analysis(recs, e.get("adaptation"))  # from the records: the current measures
-            per_seed[m][s] = {k: (np.nan if v is None else v) for k, v in e["metrics"].items()}
+            recs["main"] = remeasure(recs["main"])  # the current metric definitions
+            per_seed[m][s] = recs["main"].summary()
             phen[m][s] = a["phenomena"]
             curves[m].append([tuple(r) for r in e.get("curve", [])])
             if "adaptation" in e:
@@ -445,14 +446,14 @@ def render(results: Mapping[str, Any], figures: Mapping[str, str], smoke: bool) 
 
 def _pert_table(pert: Mapping[str, Mapping[str, float]], methods: Sequence[str]) -> str:
     rows = [
-        "| method | max deviation (cm) | time to return within 1 cm (s) | trials returned |",
-        "|---|---|---|---|",
+        "| method | max deviation (cm) | mean return to 1 cm (s) | slowest return (s) | trials returned |",
+        "|---|---|---|---|---|",
     ]
     for m in methods:
         p = pert.get(m, {})
         rows.append(
-            f"| {m} | {_num(p.get('max_deviation_cm'))} | {_num(p.get('time_to_return_s'))} | "
-            f"{_num(p.get('returned_fraction'))} |"
+            f"| {m} | {_num(p.get('max_deviation_cm'))} | {_num(p.get('mean_return_time_s'))} | "
+            f"{_num(p.get('return_time_s'))} | {_num(p.get('returned_fraction'))} |"
         )
     return "\n".join(rows)
 

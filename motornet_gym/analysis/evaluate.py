@@ -21,6 +21,7 @@ import torch
 
 from ..registry import make_simulator
 from . import metrics as M
+from .metrics import MOVEMENT_FRACTION
 
 Controller = Any
 
@@ -248,6 +249,18 @@ def _run(controller: Controller, act: Callable, sim: Any, env_id: str, suite: st
     return record
 
 
+def remeasure(rec: EvaluationRecord, target_radius: float = 0.02, hold_window: int = 10) -> EvaluationRecord:
+    """A saved record with its per-trial metrics recomputed by the current :func:`trial_metrics`.
+
+    Antagonist pairs come from the moment arms of the record's task at its first evaluation trial's
+    initial posture (the pairing of flexors and extensors does not change over the workspace).
+    """
+    sim = make_simulator(rec.env_id, batch_size=1, **rec.env_kwargs)
+    sim.reset(seed=rec.seed, options={"suite": "eval", "trial": 0})
+    pairs = antagonist_pairs(sim.state.effector.geometry.moment_arm[0].cpu().numpy())
+    return dataclasses.replace(rec, metrics=trial_metrics(rec, target_radius, hold_window, pairs))
+
+
 def trial_metrics(
     rec: EvaluationRecord, target_radius: float, hold_window: int, pairs: list[tuple[int, int]]
 ) -> dict[str, np.ndarray]:
@@ -275,8 +288,8 @@ def trial_metrics(
         per["path_length_ratio"][i] = M.path_length_ratio(p)
         per["peak_speed"][i] = M.peak_speed(p, rec.dt)
         per["time_to_peak_s"][i] = M.time_to_peak_speed(p, rec.dt)
-        per["minimum_jerk_correlation"][i] = M.minimum_jerk_correlation(p, rec.dt)
-        # Over the movement only (speed above 5% of its peak), as the minimum-jerk correlation.
-        per["normalised_jerk"][i] = M.normalised_jerk(p, rec.dt, onset_speed=0.05)
+        per["minimum_jerk_correlation"][i] = M.minimum_jerk_correlation(p, rec.dt, MOVEMENT_FRACTION)
+        # Over the primary movement only (speed above 10% of its peak), as the minimum-jerk correlation.
+        per["normalised_jerk"][i] = M.normalised_jerk(p, rec.dt, onset_speed=MOVEMENT_FRACTION)
     out.update(per)
     return out

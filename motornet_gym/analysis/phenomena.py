@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 
 from . import metrics as M
+from .metrics import MOVEMENT_FRACTION
 from .neural import bimodality_index, cosine_tuning
 from .stats import summarize
 
-#: Fraction of peak speed that delimits the primary movement (see the module docstring).
-MOVEMENT_FRACTION = 0.1
 #: Length of the final hold window, s, over which the hand must stay near the target.
 HOLD_WINDOW_S = 0.2
 #: Distance from the unperturbed path that counts as "returned" after a pulse, m.

@@ -29,7 +29,7 @@ def _plt():
 def _save(fig, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=80, bbox_inches="tight")
     _plt().close(fig)
     return path
 
