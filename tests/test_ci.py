@@ -64,4 +64,4 @@ def test_ci_requires_the_compiler_and_runs_the_readme_command(tmp_path):
     assert setting == "1"
     readme = (ROOT / "README.md").read_text()
     second = readme[readme.index("## Quick start") :].split("```bash\n")[2].split("```")[0].strip()
-    assert cmd.strip() == second and second.endswith("python -m pytest -q"), (cmd, second)
+    assert cmd.strip() == second and second.endswith("python -m pytest -q -n 2"), (cmd, second)
