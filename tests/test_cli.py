@@ -58,3 +58,22 @@ def test_compare_cli_preset_explicit_flags_win_and_abbreviations_are_refused(tmp
     assert results["config"]["backprop_batches"] == 2 and results["config"]["smoke"] is True
     assert results["config"]["n_seeds"] == 1 and results["methods"] == ["backprop"]
     assert "Smoke test" in (out / "report.md").read_text()
+
+
+def test_compare_cli_evaluates_a_loaded_run_without_training(tmp_path):
+    run = tmp_path / "bp"
+    kw = '{"episode_duration": 0.3}'
+    res = _run("agents.backprop", "--env-id", "motornet/Arm26Perturbation-v0", "--env-kwargs", kw,
+               "--n-batches", "2", "--batch-size", "4", "--hidden-size", "8", "--no-compile",
+               "--out-dir", str(run), "--no-tensorboard")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "cmp"
+    res = _run("agents.compare", "--methods", "backprop", "--load", json.dumps({"backprop": [str(run)]}),
+               "--adaptation-batches", "none", "--point-mass-batches", "0", "--env-kwargs", kw,
+               "--out-dir", str(out))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    trial = out / "trials" / "backprop" / "seed0"
+    assert not (trial / "train").exists()  # nothing trained
+    results = json.loads((out / "results.json").read_text())
+    assert "train" not in results["wall_clock"]["backprop"]
+    assert results["summary"]["final_error_cm"]["backprop"]["mean"] > 0
