@@ -330,15 +330,30 @@ def _nanmean(x: Any) -> float:
 class _Phases:
     """Wall-clock of each phase of a trial, s (never part of a budget)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_done: Any = None) -> None:
         self.seconds: dict[str, float] = {}
+        self.on_done = on_done
 
     def __call__(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
         try:
-            return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+        if self.on_done is not None:
+            self.on_done(name)
+        return out
+
+
+def trial_phases(config: CompareConfig, method: str) -> tuple[str, ...]:
+    """The phases a trial runs, in order (the progress bar's units)."""
+    out = () if method in config.load else ("train",)
+    out += ("evaluation",)
+    if config.adaptation() is not None:
+        out += ("adaptation",)
+    if config.point_mass_batches > 0 and method == "backprop":
+        out += ("point_mass",)
+    return out
 
 
 #: Config fields that determine what a trial computes (a trial folder made with other values is refused).
@@ -376,11 +391,12 @@ def _check_trial_folder(tdir: Path, settings: dict[str, Any]) -> None:
         )
 
 
-def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
+def run_trial(config: CompareConfig, method: str, seed: int, on_phase: Any = None) -> dict[str, Any]:
     """Train (unless loaded), evaluate, adapt and save one (method, seed) trial; returns its summary.
 
     A finished trial (its ``eval.json`` exists) is returned as saved; an interrupted one resumes its
     training run from the checkpoint and redoes evaluation and adaptation (deterministic).
+    ``on_phase(name)`` is called as each phase of :func:`trial_phases` ends.
     """
     tdir = trial_dir(config, method, seed)
     settings = trial_settings(config, method, seed)
@@ -389,7 +405,14 @@ def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
         return json.loads((tdir / "eval.json").read_text())
     tdir.mkdir(parents=True, exist_ok=True)
     write_json(tdir / "trial.json", settings)
-    phase = _Phases()
+    done: set[str] = set()
+
+    def finished(name: str) -> None:  # one call per phase (evaluation runs several times)
+        if on_phase is not None and name not in done and name != "evaluation":
+            done.add(name)
+            on_phase(name)
+
+    phase = _Phases(finished)
     kw = dict(config.env_kwargs)
     budget = config.backprop_batches if method == "backprop" else config.rl_steps
     if method in config.load:
@@ -404,6 +427,8 @@ def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
     recs["pert_none"] = phase(
         "evaluation", evaluate, ctrl, P.PERTURBATION_ID, env_kwargs={**kw, "eval_pulse_magnitude": 0.0}
     )
+    if on_phase is not None:
+        on_phase("evaluation")
     out: dict[str, Any] = {
         "method": method,
         "seed": seed,
@@ -449,15 +474,36 @@ def run_trial(config: CompareConfig, method: str, seed: int) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- executors
 def _run_sequential(config: CompareConfig, trials: list[tuple[str, int]]) -> None:
+    """Run the trials in order; on a terminal, one progress bar over every trial's phases (with an ETA)."""
+    units = [(m, s, p) for m, s in trials for p in trial_phases(config, m)]
+    bar = None
+    if config.show_progress():
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            tqdm = None
+        if tqdm is not None:
+            bar = tqdm(total=len(units), desc="compare", unit="phase", dynamic_ncols=True)
+    inner = dataclasses.replace(config, progress=False) if bar is not None else config  # one bar only
     for i, (method, seed) in enumerate(trials):
         t0 = time.perf_counter()
-        print(f"[compare] trial {i + 1}/{len(trials)}: {method} seed {seed} ...", file=sys.stderr, flush=True)
-        run_trial(config, method, seed)
-        print(
-            f"[compare] {method} seed {seed} done in {time.perf_counter() - t0:.0f} s",
-            file=sys.stderr,
-            flush=True,
-        )
+        if bar is None:
+            print(f"[compare] trial {i + 1}/{len(trials)}: {method} seed {seed} ...", file=sys.stderr,
+                  flush=True)  # fmt: skip
+
+        def step(name: str, method: str = method, seed: int = seed) -> None:
+            if bar is not None:
+                bar.set_postfix_str(f"{method} seed {seed}: {name} done")
+                bar.update(1)
+
+        if (trial_dir(config, method, seed) / "eval.json").is_file() and bar is not None:
+            bar.update(len(trial_phases(config, method)))  # finished earlier
+        run_trial(inner, method, seed, on_phase=step)
+        if bar is None:
+            print(f"[compare] {method} seed {seed} done in {time.perf_counter() - t0:.0f} s",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    if bar is not None:
+        bar.close()
 
 
 def _run_ray(config: CompareConfig, trials: list[tuple[str, int]]) -> None:

@@ -296,3 +296,32 @@ def test_a_trial_folder_made_with_other_settings_is_refused(tmp_path):
     with pytest.raises(ValueError, match="out_dir holds a trial made with other settings: .* differs in "
                                          "backprop_batches"):  # fmt: skip
         validate(dataclasses.replace(cfg, backprop_batches=3))
+
+
+def test_one_progress_bar_counts_every_phase_of_every_trial(tmp_path, monkeypatch):
+    import tqdm
+
+    from agents.compare import trial_phases
+
+    bars = []
+
+    class Fake:
+        def __init__(self, total, **kw):
+            self.total, self.n, self.posts = total, 0, []
+            bars.append(self)
+
+        def update(self, k):
+            self.n += k
+
+        def set_postfix_str(self, s):
+            self.posts.append(s)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm, "tqdm", Fake)
+    cfg = _quick(tmp_path, methods="backprop", adaptation_batches="1,1,1,1", progress=True)
+    assert trial_phases(cfg, "backprop") == ("train", "evaluation", "adaptation", "point_mass")
+    compare(cfg)
+    assert len(bars) == 1 and bars[0].total == bars[0].n == 4
+    assert bars[0].posts[-1] == "backprop seed 0: point_mass done"
