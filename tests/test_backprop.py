@@ -151,3 +151,19 @@ def test_learning_rate_schedule(tmp_path):
     assert learning_rate(timed, 7, 10.0) == pytest.approx(0.005)
     with pytest.raises(ValueError, match=r"lr_final_fraction must be in \(0, 1\]; got 0"):
         _config(tmp_path, lr_final_fraction=0)
+
+
+def test_default_compiled_training_equals_eager(tmp_path):
+    """The trainer's default (compile=True) trains the same policy as eager, to float32 rounding."""
+    assert BackpropConfig().compile is True
+    runs = {}
+    for compiled in (True, False):
+        out = tmp_path / str(compiled)
+        cfg = _config(out, n_batches=3, eval_every=3, checkpoint_every=3, compile=compiled)
+        runs[compiled] = train(cfg)
+        runs[compiled]["policy"] = mg.policies.load_policy(tmp_path / str(compiled) / "policy.pt")[0]
+    a, b = runs[True]["policy"].state_dict(), runs[False]["policy"].state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+    err = {k: r["eval"]["final_error_cm"] for k, r in runs.items()}
+    assert err[True] == pytest.approx(err[False], rel=1e-3)
