@@ -73,6 +73,32 @@ def ours_kwargs(setting: str) -> dict[str, Any]:
     return dict(next(kw for name, kw, _ in SETTINGS if name == setting))
 
 
+def print_settings_table(
+    rates: dict, compile_s: dict, have_ref: bool, peer_key: str | None = None, peer_label: str = ""
+) -> None:
+    """The table shared by the env benchmarks: one row per setting of :data:`SETTINGS`, ours eager
+    and compiled (keys ``(setting, compiled)``) against the reference of the row (``("ref", setting)``),
+    the compile times, and the peer row (``rates[peer_key]``) when given."""
+    from benchmarks._timing import fmt_rate, median, ratio, ratio_cell
+
+    labels = {name: label for name, _, label in SETTINGS}
+    print(f"{'setting':<58} {'reference':>9} {'eager':>8} {'ratio':>7} {'compile=True':>12} {'ratio':>7}")
+    for setting in ("off", "on", "ref defaults"):
+        ours = "off" if setting == "ref defaults" else setting
+        base = ("ref", setting) if have_ref else None
+        ref = fmt_rate(median(rates[base])) if base else "-"
+        e, c = (ours, False), (ours, True)
+        print(f"{labels[setting]:<58} {ref:>9} {fmt_rate(median(rates[e])):>8} {ratio_cell(rates, e, base)} "
+              f"{fmt_rate(median(rates[c])):>12} {ratio_cell(rates, c, base)}")  # fmt: skip
+    print(f"compile s (noise off, on): {compile_s[('off', True)]:.1f}, {compile_s[('on', True)]:.1f}")
+    if peer_key is not None:
+        base = ("ref", "ref defaults") if have_ref else None
+        ours_vs_peer = ratio(rates[("off", True)], rates[peer_key])
+        print(f"peer: Gymnasium Reacher-v5 (MuJoCo, 2 joints, torque actions){peer_label}: "
+              f"{fmt_rate(median(rates[peer_key]))} steps/s ({ratio_cell(rates, peer_key, base).strip()} the "
+              f"reference's defaults; ours compile=True is {ours_vs_peer:.1f}x it)")  # fmt: skip
+
+
 def have_reference() -> bool:
     """Whether ``motornet`` is importable (prints how to install it when not)."""
     try:

@@ -50,6 +50,13 @@ def ratio(rates: list[float], base: list[float]) -> float:
     return statistics.median(r / b for r, b in zip(rates, base, strict=True))
 
 
+def ratio_cell(rates: dict, name: object, base: object | None) -> str:
+    """``"  12.3x"``: the paired ratio of ``rates[name]`` to ``rates[base]`` (``"-"`` without a base)."""
+    if base is None or base not in rates:
+        return f"{'-':>7}"
+    return f"{ratio(rates[name], rates[base]):>6.1f}x"
+
+
 def fmt_rate(x: float) -> str:
     """Human-readable steps/s."""
     if x >= 1e6:

@@ -30,7 +30,6 @@ from benchmarks import _reference as R
 from benchmarks._timing import fmt_rate, interleaved_rates, median, ratio
 
 ENV_ID = "motornet/Arm26Reach-v0"
-LABELS = {name: label for name, _, label in R.SETTINGS}
 
 
 def _reference(batch: int, setting: str):
@@ -100,24 +99,8 @@ def _table(title: str, batch: int, make, repeats: int, have_ref: bool, peer=None
         fns["peer"] = peer
     rates = interleaved_rates(fns, batch, repeats)
 
-    def r(key, base) -> str:
-        return f"{ratio(rates[key], rates[base]):>6.1f}x" if base else f"{'-':>7}"
-
-    print(f"{'setting':<58} {'reference':>9} {'eager':>8} {'ratio':>7} {'compile=True':>12} {'ratio':>7}")
-    for setting in ("off", "on", "ref defaults"):
-        ours = "off" if setting == "ref defaults" else setting
-        base = ("ref", setting) if have_ref else None
-        ref = fmt_rate(median(rates[base])) if base else "-"
-        e, c = (ours, False), (ours, True)
-        print(f"{LABELS[setting]:<58} {ref:>9} {fmt_rate(median(rates[e])):>8} {r(e, base)} "
-              f"{fmt_rate(median(rates[c])):>12} {r(c, base)}")  # fmt: skip
-    print(f"compile s (noise off, on): {compile_s[('off', True)]:.1f}, {compile_s[('on', True)]:.1f}")
-    if peer is not None:
-        base = ("ref", "ref defaults") if have_ref else None
-        peer_rate, ours_vs_peer = fmt_rate(median(rates["peer"])), ratio(rates[("off", True)], rates["peer"])
-        print(f"peer: Gymnasium Reacher-v5 (MuJoCo, 2 joints, torque actions), resets included: "
-              f"{peer_rate} steps/s ({r('peer', base).strip()} the reference's defaults; "
-              f"ours compile=True is {ours_vs_peer:.1f}x it)")  # fmt: skip
+    R.print_settings_table(rates, compile_s, have_ref, "peer" if peer is not None else None,
+                           ", resets included")  # fmt: skip
 
 
 def env_tables(repeats: int, have_ref: bool) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from benchmarks import _reference as R
-from benchmarks._timing import fmt_rate, interleaved_rates, median, ratio
+from benchmarks._timing import fmt_rate, interleaved_rates, median, ratio_cell
 from motornet_gym.policies import GRUPolicy
 from motornet_gym.registry import make_simulator
 from motornet_gym.rollout import rollout
@@ -50,12 +50,6 @@ def _timed_first(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
-
-
-def _r(rates: dict, name: str, base: str | None) -> str:
-    if base is None or base not in rates:
-        return f"{'-':>7}"
-    return f"{ratio(rates[name], rates[base]):>6.1f}x"
 
 
 # ---------------------------------------------------------------------- engine step
@@ -108,8 +102,10 @@ def engine_table(batches: list[int], repeats: int, have_ref: bool) -> None:
             ours = "off" if setting == "ref defaults" else setting
             base = f"ref {setting}" if have_ref else None
             ref = fmt_rate(median(rates[base])) if base else "-"
-            cells = " ".join(f"{fmt_rate(median(rates[f'{k} {ours}'])):>8} {_r(rates, f'{k} {ours}', base)}"
-                             for k in ("eager", "compiled", "packed"))  # fmt: skip
+            cells = " ".join(
+                f"{fmt_rate(median(rates[f'{k} {ours}'])):>8} {ratio_cell(rates, f'{k} {ours}', base)}"
+                for k in ("eager", "compiled", "packed")
+            )
             print(f"{b if setting == 'off' else '':>6} {SETTING_LABELS[setting]:<58} {ref:>9} {cells}")
         print(f"{'':>6} compile s (noise off, on): {compile_s[0]:.1f}, {compile_s[1]:.1f}")
 
@@ -156,21 +152,7 @@ def single_env_table(repeats: int, have_ref: bool) -> None:
     if peer is not None:
         fns["reacher"] = peer
     rates = interleaved_rates(fns, steps, repeats)
-    print(f"{'setting':<58} {'reference':>9} {'eager':>8} {'ratio':>7} {'compile=True':>12} {'ratio':>7}")
-    for setting in ("off", "on", "ref defaults"):
-        ours = "off" if setting == "ref defaults" else setting
-        base = ("ref", setting) if have_ref else None
-        ref = fmt_rate(median(rates[base])) if base else "-"
-        e, c = (ours, False), (ours, True)
-        print(f"{SETTING_LABELS[setting]:<58} {ref:>9} {fmt_rate(median(rates[e])):>8} {_r(rates, e, base)} "
-              f"{fmt_rate(median(rates[c])):>12} {_r(rates, c, base)}")  # fmt: skip
-    print(f"compile s (noise off, on): {compile_s[('off', True)]:.1f}, {compile_s[('on', True)]:.1f}")
-    if peer is not None:
-        base = ("ref", "ref defaults") if have_ref else None
-        ours_vs_peer = ratio(rates[("off", True)], rates["reacher"])
-        print(f"peer: Gymnasium Reacher-v5 (MuJoCo, 2 joints, torque actions): "
-              f"{fmt_rate(median(rates['reacher']))} steps/s ({_r(rates, 'reacher', base).strip()} the "
-              f"reference's defaults; ours compile=True is {ours_vs_peer:.1f}x it)")  # fmt: skip
+    R.print_settings_table(rates, compile_s, have_ref, "reacher" if peer is not None else None)
 
 
 # ---------------------------------------------------------------------- backprop episode
@@ -236,8 +218,10 @@ def backprop_table(repeats: int, have_ref: bool) -> None:
         ours = "off" if setting == "ref defaults" else setting
         base = ("ref", setting) if have_ref else None
         ref = f"{1e3 / median(rates[base]):.0f}" if base else "-"
-        cells = " ".join(f"{1e3 / median(rates[(ours, v)]):>17.0f} {_r(rates, (ours, v), base).strip():>5}"
-                         for v in variants)  # fmt: skip
+        cells = " ".join(
+            f"{1e3 / median(rates[(ours, v)]):>17.0f} {ratio_cell(rates, (ours, v), base).strip():>5}"
+            for v in variants
+        )
         print(f"{SETTING_LABELS[setting]:<58} {ref:>9} {cells}")
     print("compile s (noise off): " + ", ".join(f"{v} {compile_s[('off', v)]:.1f}" for v in variants[1:]))
 
