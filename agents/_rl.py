@@ -45,7 +45,9 @@ from agents._common import (
     show_progress,
     write_json,
 )
-from agents._rl_agent import (
+from agents._rl_agent import make_env, save_agent_dir, save_checkpoint
+from agents._rl_hyperparams import OFF_POLICY, RECURRENT, Hyperparams, load_hyperparams
+from motornet_gym.sb3_agents import (
     ACTION_MAPPING,
     AGENT_DIR,
     BEST_DIR,
@@ -57,15 +59,12 @@ from agents._rl_agent import (
     VECNORM,
     LSTMState,
     SB3Controller,
+    algorithm_class,
     latest_checkpoint,
     load_agent,
-    make_env,
     resolve_agent_dir,
-    save_agent_dir,
-    save_checkpoint,
     to_excitation,
 )
-from agents._rl_hyperparams import OFF_POLICY, RECURRENT, Hyperparams, algorithm_class, load_hyperparams
 
 __all__ = [  # the public names, re-exported for the scripts, agents.compare and users
     "ConfigError",
@@ -211,12 +210,20 @@ class _Run:
         self.eval_step = -1
         self.ckpt_step = model.num_timesteps if config.resume else -1
         self.reason = "total_steps"
+        self._controller: SB3Controller | None = None
 
     def controller(self) -> SB3Controller:
-        from stable_baselines3.common.vec_env import VecNormalize
+        """The model as a controller, built once.
 
-        norm = self.venv if isinstance(self.venv, VecNormalize) else None
-        return SB3Controller(self.model, norm, self.config.algorithm in RECURRENT)
+        It reads the model and statistics in place; each construction would add another forward hook
+        to the actor.
+        """
+        if self._controller is None:
+            from stable_baselines3.common.vec_env import VecNormalize
+
+            norm = self.venv if isinstance(self.venv, VecNormalize) else None
+            self._controller = SB3Controller(self.model, norm, self.config.algorithm in RECURRENT)
+        return self._controller
 
     def meta(self) -> dict[str, Any]:
         return {

@@ -2,8 +2,7 @@
 
 * :func:`make_env`: the batched SB3 VecEnv plus the RL-only wrappers (symmetric actions, VecNormalize).
 * Checkpoints and saved agents: written to a temporary folder, then renamed (atomic), in the layout
-  that :func:`motornet_gym.sb3_agents.load_agent` reads (re-exported here with the names the
-  scripts use).
+  that :func:`motornet_gym.sb3_agents.load_agent` reads.
 """
 
 from __future__ import annotations
@@ -17,31 +16,9 @@ from typing import Any
 
 import motornet_gym as mg
 from agents._common import write_json
-from motornet_gym.sb3_agents import (
-    ACTION_MAPPING,
-    AGENT_DIR,
-    BEST_DIR,
-    CHECKPOINTS,
-    FORMAT,
-    LATEST,
-    META,
-    MODEL,
-    REPLAY,
-    VECNORM,
-    LSTMState,
-    SB3Controller,
-    latest_checkpoint,
-    load_agent,
-    resolve_agent_dir,
-    symmetric_actions,
-    to_excitation,
-)
+from motornet_gym.sb3_agents import CHECKPOINTS, LATEST, META, MODEL, REPLAY, VECNORM, symmetric_actions
 
-__all__ = [
-    "ACTION_MAPPING", "AGENT_DIR", "BEST_DIR", "CHECKPOINTS", "FORMAT", "LATEST", "META", "MODEL", "REPLAY",
-    "VECNORM", "LSTMState", "SB3Controller", "latest_checkpoint", "load_agent", "make_env",
-    "resolve_agent_dir", "save_agent_dir", "save_checkpoint", "to_excitation",
-]  # fmt: skip
+__all__ = ["make_env", "save_agent_dir", "save_checkpoint"]
 
 
 # ----------------------------------------------------------------------------- environments

@@ -172,10 +172,9 @@ def adapt_rl(
     """Run the block design on a saved SB3 agent (its algorithm, hyperparameters and statistics)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from agents._rl import load_agent
-    from agents._rl_agent import SB3Controller, make_env
+    from agents._rl_agent import make_env
 
-    agent = load_agent(agent_dir)
+    agent = mg.sb3_agents.load_agent(agent_dir)
     model, norm = agent.model, agent.normalizer
     model.set_random_seed(seed)
     n_envs = int(model.n_envs)
@@ -203,6 +202,5 @@ def adapt_rl(
             state["block"] = block
         model.learn(config.rl_chunk_steps, reset_num_timesteps=False)
 
-    # One controller (one forward hook) for the whole experiment: model and statistics update in place.
-    controller = SB3Controller(model, norm, agent.recurrent, agent.metadata)
-    return _run_blocks(lambda: controller, train_batch, env_kwargs, config)
+    # The loaded controller for the whole experiment: its model and statistics update in place.
+    return _run_blocks(lambda: agent, train_batch, env_kwargs, config)

@@ -226,9 +226,7 @@ def _run_metadata(method: str, run: Path) -> dict[str, Any]:
     if method == "backprop":
         path = run / "policy.pt" if run.is_dir() else run
         return mg.policies.load_policy(path)[1]
-    from agents._rl import load_agent
-
-    return load_agent(run).metadata
+    return mg.sb3_agents.load_agent(run).metadata
 
 
 # ----------------------------------------------------------------------------- trials
@@ -274,9 +272,7 @@ def _train(method: str, run_dir: Path, env_id: str, config: CompareConfig, seed:
     else:
         mod = importlib.import_module(f"agents.{method}")
         cls = next(v for k, v in vars(mod).items() if k.endswith("Config") and k != "RLConfig")
-        from agents._rl import latest_checkpoint
-
-        if latest_checkpoint(run_dir) is not None:
+        if mg.sb3_agents.latest_checkpoint(run_dir) is not None:
             cfg = cls(resume=str(run_dir), progress=progress, tensorboard=False)
         else:
             every = max(4096, budget // 12)
@@ -302,9 +298,7 @@ def _train(method: str, run_dir: Path, env_id: str, config: CompareConfig, seed:
 def _controller(method: str, run: Path) -> Any:
     if method == "backprop":
         return mg.policies.load_policy(run / "policy.pt" if run.is_dir() else run)[0]
-    from agents._rl import load_agent
-
-    return load_agent(run)
+    return mg.sb3_agents.load_agent(run)
 
 
 def _curve(run: Path) -> list[tuple[float, float, float]]:

@@ -9,7 +9,7 @@ Run from the repository root::
 Hyperparameters come from ``agents/hyperparams/recurrent_ppo.yaml`` (the entry of ``--env-id``, over its
 ``default`` entry; ``--hyperparams-override '{"n_steps": 32}'`` on top). Reward = -cost, the same
 cost the backprop trainer minimises; evaluations use :func:`agents.evaluation.evaluate_controller`.
-The final agent (``<out_dir>/agent``) loads with :func:`agents._rl.load_agent`.
+The final agent (``<out_dir>/agent``) loads with :func:`motornet_gym.sb3_agents.load_agent`.
 """
 
 from __future__ import annotations
