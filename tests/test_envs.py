@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import warnings
 
 os.environ["SDL_VIDEODRIVER"] = "dummy"  # check_env renders every mode: headless
@@ -18,6 +16,7 @@ from gymnasium.vector import AutoresetMode
 
 from motornet_gym.envs import MotorEnv, MotorVectorEnv, register_envs
 from motornet_gym.registry import ENV_IDS, ENV_SPECS, make_simulator
+from tests._subprocess import run_snippet
 
 register_envs()
 
@@ -73,9 +72,8 @@ def test_import_registers_and_module_prefix_works():
         "assert all(i in gym.registry for i in motornet_gym.ENV_IDS)\n"
         "print(env.unwrapped.simulator.max_steps)\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stdout.strip() == "10"
+    out = run_snippet(code)
+    assert out.strip() == "10"
 
 
 # ---------------------------------------------------------------------------- checkers

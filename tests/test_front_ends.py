@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import subprocess
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -14,6 +12,7 @@ import torch
 
 from motornet_gym.envs import MotorVectorEnv, register_envs
 from motornet_gym.registry import ENV_IDS, make_simulator
+from tests._subprocess import run_snippet
 
 register_envs()
 
@@ -198,9 +197,8 @@ def test_analysis_is_a_lazy_attribute():
         "except AttributeError as e:\n"
         "    print(e)\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert "has no attribute 'no_such_thing'" in res.stdout
+    out = run_snippet(code)
+    assert "has no attribute 'no_such_thing'" in out
 
 
 def test_pygame_is_a_core_dependency():

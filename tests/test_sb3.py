@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import warnings
 
 os.environ["SDL_VIDEODRIVER"] = "dummy"  # check_env renders every mode: headless
@@ -23,6 +21,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 from motornet_gym import sb3 as mg_sb3
 from motornet_gym.envs import MotorVectorEnv, register_envs
 from motornet_gym.registry import ENV_IDS
+from tests._subprocess import run_snippet
 
 register_envs()
 
@@ -138,9 +137,8 @@ def test_sb3_is_imported_lazily_and_missing_sb3_fails_loudly():
         "except ImportError as e:\n"
         "    print(e)\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert 'pip install "motornet-gym[sb3]"' in res.stdout
+    out = run_snippet(code)
+    assert 'pip install "motornet-gym[sb3]"' in out
 
 
 def test_ppo_rollouts_on_batched_vec_env_are_laid_out_per_env():
