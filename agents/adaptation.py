@@ -96,12 +96,16 @@ def field_deviation(rec: EvaluationRecord, n_field: int) -> float:
 
 
 def _run_blocks(
-    controller: Callable[[], Any],
+    controller: Any,
     train_batch: Callable[[str, int], None],
     env_kwargs: Mapping[str, Any],
     config: AdaptationConfig,
 ) -> tuple[dict[str, list[float]], dict[str, EvaluationRecord], Any]:
-    """Evaluate-then-train over the four blocks; returns deviations, key records, final controller."""
+    """Evaluate-then-train over the four blocks; returns deviations, key records, the controller.
+
+    ``controller`` is updated in place by ``train_batch`` (a policy module, or an SB3 controller
+    whose model and statistics train in place).
+    """
     n_field = mg.make_simulator(FORCE_FIELD_ID, **dict(env_kwargs)).task.config.n_targets
     deviation: dict[str, list[float]] = {b: [] for b in BLOCKS}
     records: dict[str, EvaluationRecord] = {}
@@ -110,7 +114,7 @@ def _run_blocks(
     for block, n in zip(BLOCKS, config.batches, strict=True):
         kw = block_kwargs(env_kwargs, block)
         for i in range(n):
-            rec = evaluate(controller(), FORCE_FIELD_ID, seed=EVAL_SEED, env_kwargs=kw)
+            rec = evaluate(controller, FORCE_FIELD_ID, seed=EVAL_SEED, env_kwargs=kw)
             dev = field_deviation(rec, n_field)
             if not math.isfinite(dev):
                 raise FloatingPointError(
@@ -122,8 +126,8 @@ def _run_blocks(
             train_batch(block, k)
             k += 1
         if block == "FF1":  # adapted: the controller at the end of the first exposure
-            records["after"] = evaluate(controller(), FORCE_FIELD_ID, seed=EVAL_SEED, env_kwargs=kw)
-    return deviation, records, controller()
+            records["after"] = evaluate(controller, FORCE_FIELD_ID, seed=EVAL_SEED, env_kwargs=kw)
+    return deviation, records, controller
 
 
 def adapt_backprop(
@@ -163,7 +167,7 @@ def adapt_backprop(
             torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
         optimizer.step()
 
-    return _run_blocks(lambda: policy, train_batch, env_kwargs, config)
+    return _run_blocks(policy, train_batch, env_kwargs, config)
 
 
 def adapt_rl(
@@ -203,4 +207,4 @@ def adapt_rl(
         model.learn(config.rl_chunk_steps, reset_num_timesteps=False)
 
     # The loaded controller for the whole experiment: its model and statistics update in place.
-    return _run_blocks(lambda: agent, train_batch, env_kwargs, config)
+    return _run_blocks(agent, train_batch, env_kwargs, config)

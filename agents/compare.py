@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 import motornet_gym as mg
@@ -313,12 +312,6 @@ def _curve(run: Path) -> list[tuple[float, float, float]]:
             steps = float(r["env_steps"])
             rows[steps] = (steps, float(r["wall_time_s"]), float(r["eval/final_error_cm"]))
     return [rows[k] for k in sorted(rows)]
-
-
-def _nanmean(x: Any) -> float:
-    """Mean of the finite values (nan, without a warning, when there are none)."""
-    a = np.asarray(x, dtype=float)
-    return float(a[np.isfinite(a)].mean()) if np.isfinite(a).any() else float("nan")
 
 
 class _Phases:
