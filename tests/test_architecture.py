@@ -85,7 +85,7 @@ def _module_files() -> list[Path]:
 
 def test_layers_are_known():
     for path in _module_files():
-        assert _layer_of(path) in LAYERS, f"{path} is in no layer of docs/architecture.md §2; add it to LAYERS"
+        assert _layer_of(path) in LAYERS, f"{path} is in no layer of docs/architecture.md; add it to LAYERS"
 
 
 @pytest.mark.parametrize("path", _module_files(), ids=lambda p: str(p.relative_to(PKG)))
