@@ -88,13 +88,10 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 def check_env_id(env_id: str) -> str:
-    """Raise a clear error (before any training) if ``env_id`` is not registered."""
+    """The registered id of ``env_id`` (built-in, user-registered or ``"module:Id"``), or a clear error."""
     import motornet_gym as mg
 
-    key = str(env_id).removeprefix("motornet_gym:")
-    if key not in mg.ENV_IDS:
-        raise ValueError(f"unknown env_id {env_id!r}; expected one of {', '.join(mg.ENV_IDS)}")
-    return key
+    return mg.env_spec(env_id).id
 
 
 # ----------------------------------------------------------------------------- logging
