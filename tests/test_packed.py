@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from motornet_gym import fastpath
-from motornet_gym.packed import Layout, StatePacker
+from motornet_gym._compile import fastpath
+from motornet_gym._compile.packed import Layout, StatePacker
 from motornet_gym.registry import make_simulator
 
 ARM = "motornet/Arm26Reach-v0"

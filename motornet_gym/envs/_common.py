@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from ..packed import OUTPUTS, Layout
+from .._compile.packed import OUTPUTS, Layout
 from .rendering import LimbFrame
 
 __all__ = [

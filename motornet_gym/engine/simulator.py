@@ -1,56 +1,47 @@
-"""Simulator: effector + task + sensory pipeline, batch-first and differentiable (torch only).
+"""Simulator: a batch of episodes of one task on one effector, stateful and differentiable (torch only).
 
 The one implementation behind every front end (Gymnasium env, vector env, SB3 VecEnv, rollout).
-Per step, in this order: action noise is added to the action; the task's loads are computed from
-the state before the step; the effector advances by ``dt``; the step counter increments; the task's
-cost is evaluated on the new state; the sensory delay lines take the new readings; the observation
-is composed from the task cues, the delayed readings and the efference copy, plus noise.
+The step itself is :meth:`EpisodeModel.transition <motornet_gym.engine.EpisodeModel.transition>`
+(its module docstring gives the order of a step); the simulator adds the batch state, the random
+generator, validation at the boundary and the compiled fast path.
 
-The hot path (:meth:`Simulator.transition`) has no ``.item()``, no host synchronisation and no
-branch on tensor values; which noises are drawn is decided at construction. With ``compile=True``
-the step runs through ``torch.compile`` when it records gradients and through a frozen inference
-graph otherwise (see :mod:`motornet_gym.fastpath` and :meth:`Simulator.step_packed`); the default
-``compile="auto"`` switches to it after :data:`AUTO_COMPILE_STEPS` eager steps. Noise is still
+**Which entry point when.** :meth:`Simulator.reset` / :meth:`Simulator.step` for scripts and
+anything that wants checks and a dict of outputs; :meth:`Simulator.reset_where` to restart some
+episodes of the batch (vector envs); :meth:`Simulator.transition` (pure: state in, state out) to
+build your own loop or graph. The Gymnasium and SB3 front ends use
+:meth:`Simulator.step_unchecked` / :meth:`Simulator.step_packed` (validated actions; all outputs in
+one tensor for a single host copy), which pick the compiled fast path when it applies.
+
+The hot path has no ``.item()``, no host synchronisation and no branch on tensor values; which
+noises are drawn is decided at construction. With ``compile=True`` the step runs through
+``torch.compile`` when it records gradients and through a frozen inference graph otherwise; the
+default ``compile="auto"`` switches to it after :data:`AUTO_COMPILE_STEPS` eager steps. Noise is
 drawn eagerly by :meth:`Simulator.draw_noise`, so the same seed gives the same trajectory compiled
 or not.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
-from . import fastpath
-from ._reset_draw import check_seed, sample_task
-from .compiled_step import (
-    AUTO_COMPILE_STEPS,
-    FROZEN_UNCHECKED_MAX_BATCH,
-    MAX_FUSED_STAGES,
-    AutoCompile,
-    CompiledStep,
-)
-from .dynamics import Effector, EffectorState
-from .dynamics._validation import check_dtype
-from .packed import OUTPUTS, Layout, entries_of
-from .sensory import delay_steps, fill_delay_line, observation_std, push, std_vector
-from .sim_types import Noise, SimState, SimulatorConfig, StepOutput
-from .tasks import Task, TaskState
+from .._compile import fastpath
+from .._compile.compiled_step import FROZEN_UNCHECKED_MAX_BATCH, MAX_FUSED_STAGES, CompiledStep
+from .._compile.packed import OUTPUTS, Layout, entries_of
+from ..dynamics import Effector
+from ..tasks import Task
+from ..tasks.contract import check_task_state
+from ._auto import AUTO_COMPILE_STEPS, AutoSwitch
+from ._reset import check_seed, sample_task
+from .model import EpisodeModel
+from .types import Noise, SimState, SimulatorConfig, StepOutput
 
-__all__ = [
-    "AUTO_COMPILE_STEPS",
-    "MAX_FUSED_STAGES",
-    "Noise",
-    "SimState",
-    "Simulator",
-    "SimulatorConfig",
-    "StepOutput",
-]
+__all__ = ["AUTO_COMPILE_STEPS", "MAX_FUSED_STAGES", "Simulator"]
 
 
-class Simulator:
+class Simulator(EpisodeModel):
     """A batch of ``B`` episodes of one task on one effector.
 
     Args:
@@ -101,52 +92,25 @@ class Simulator:
         env_id: str | None = None,
         compile: bool | str = "auto",
     ) -> None:
-        config = SimulatorConfig() if config is None else config
         if not (isinstance(compile, bool) or compile == "auto"):
             raise ValueError(f"compile must be True, False or 'auto'; got {compile!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
-        dtype = check_dtype("dtype", dtype) or torch.get_default_dtype()
-        device = torch.device(device) if device is not None else effector.pos_lower_bound.device
-        if abs(task.dt - effector.dt) > 1e-12:
-            raise ValueError(f"task dt {task.dt} s differs from effector dt {effector.dt} s")
-        self.effector = _on(effector, device, dtype)
-        self.task = _on(task, device, dtype)
-        self.config, self.env_id = config, env_id
-        self.batch_size, self.device, self.dtype = batch_size, device, dtype
-        self.dt = effector.dt
-        self.max_steps = delay_steps("episode_duration", config.episode_duration, self.dt)
-        self.vision_steps = delay_steps("vision_delay", config.vision_delay, self.dt)
-        self.proprioception_steps = delay_steps("proprioception_delay", config.proprioception_delay, self.dt)
-        m = self.action_size = effector.n_muscles
-        self.muscle_names = effector.muscle_names
-        h = config.action_history
-        parts = task.observation_extra_parts() + (
-            ("vision", 2),
-            ("proprioception_length", m),
-            ("proprioception_velocity", m),
-        )
-        self.observation_parts: tuple[tuple[str, int], ...] = parts + (
-            (("action_history", h * m),) if h else ()
-        )
-        self.observation_size = sum(n for _, n in self.observation_parts)
-        self._action_std = std_vector("action_noise", config.action_noise, m, "muscle").to(device, dtype)
-        self._obs_std = observation_std(config, self.observation_parts, m).to(device, dtype)
-        self._draw_action = bool((self._action_std > 0).any())
-        self._draw_obs = bool((self._obs_std > 0).any())
-        muscle = effector.muscle
-        self._inv_l0 = (1.0 / muscle.optimal_fibre_length).to(device=device, dtype=dtype)
-        self._inv_vmax = (1.0 / muscle.vmax).to(device=device, dtype=dtype)
-        self._generator = torch.Generator(device=device)
+        super().__init__(effector, task, config, device=device, dtype=dtype)
+        self.env_id, self.batch_size = env_id, batch_size
+        self._generator = torch.Generator(device=self.device)
         self._generator.seed()
         # The state is held as a SimState, or (after a frozen step) in the frozen step's input
         # form ``_compiled.flat``; the SimState is rebuilt from it on demand.
         self._state: SimState | None = None
         self._layout: Layout | None = None
         self._carries_grad = False
-        self._compiled = CompiledStep.create(self) if compile is True else None
+        self._compiled = self._new_compiled() if compile is True else None
         self.compiled = self._compiled is not None
-        self._auto = AutoCompile(self) if compile == "auto" else None
+        self._auto = AutoSwitch() if compile == "auto" else None
+
+    def _new_compiled(self) -> CompiledStep | None:
+        return CompiledStep.create(self, self.batch_size, self.draw_noise, self.pack_step)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -175,36 +139,39 @@ class Simulator:
         """The ``torch.Generator`` every random draw uses (on :attr:`device`)."""
         return self._generator
 
-    # ------------------------------------------------------------------ noise and readings
     def draw_noise(self, batch_size: int | None = None) -> Noise:
         """Draw the noise of one step (skipping the stds that are 0 everywhere)."""
         b = self.batch_size if batch_size is None else batch_size
         kw = {"generator": self._generator, "device": self.device, "dtype": self.dtype}
-        a = torch.randn(b, self.action_size, **kw) * self._action_std if self._draw_action else None
-        o = torch.randn(b, self.observation_size, **kw) * self._obs_std if self._draw_obs else None
+        a = torch.randn(b, self.action_size, **kw) * self._action_std if self.draws_action_noise else None
+        o = (
+            torch.randn(b, self.observation_size, **kw) * self._obs_std
+            if self.draws_observation_noise
+            else None
+        )
         return Noise(a, o)
 
-    def _readings(self, eff: EffectorState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mus = eff.muscle
-        return eff.fingertip_pos, mus.fibre_length * self._inv_l0, mus.fibre_velocity * self._inv_vmax
+    # ------------------------------------------------------------------ compile="auto"
+    def _auto_call(self, kind: str, fn: Any, *args: Any) -> Any:
+        auto = self._auto
+        out = auto.call(kind, self._compiled is not None, fn, args, self._drop_compiled, self._generator)
+        if auto.done:
+            self._auto = None  # compiled (or eager) for good: no more bookkeeping
+        return out
 
-    def _compose(self, state: SimState, noise: Noise) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Observation ``(B, O)`` of a state whose delay lines are up to date, and the clean parts."""
-        vision, length, velocity = self._readings(state.effector)
-        extras = self.task.observation_extras(state.task, state.step)
-        delayed = dict(extras)
-        delayed["vision"] = state.vision[:, 0]
-        delayed["proprioception_length"] = state.proprioception_length[:, 0]
-        delayed["proprioception_velocity"] = state.proprioception_velocity[:, 0]
-        clean = dict(extras)
-        clean.update(vision=vision, proprioception_length=length, proprioception_velocity=velocity)
-        if self.config.action_history:
-            hist = state.action_history.flatten(1)
-            delayed["action_history"] = clean["action_history"] = hist
-        obs = torch.cat([delayed[name] for name, _ in self.observation_parts], dim=-1)
-        if noise.observation is not None:
-            obs = obs + noise.observation
-        return obs, clean
+    def _auto_count(self) -> None:
+        if self._auto.count():
+            self._compiled = self._new_compiled()
+            self.compiled = self._compiled is not None
+            if self._compiled is None:
+                self._auto = None  # no compiler: eager for good
+
+    def _drop_compiled(self) -> None:
+        c = self._compiled
+        state = c.materialize() if self._state is None and c.flat is not None else self._state
+        self._compiled, self.compiled = None, False
+        if state is not None:
+            self._set_state(state)
 
     # ------------------------------------------------------------------ reset
     def _initial(
@@ -223,53 +190,17 @@ class Simulator:
                 self.effector.check_joint_pos(row.joint_pos)
                 rows.append((row, self.draw_noise(1)))
             task_state, noise = _cat([r for r, _ in rows]), _cat([n for _, n in rows])
+        check_task_state(self.task, task_state, batch_size)
         if self._auto is not None:
-            return self._auto.call("reset", self._initial_state, task_state, noise)
+            return self._auto_call("reset", self._initial_state, task_state, noise)
         return self._initial_state(task_state, noise)
 
-    def _initial_state(self, task_state: TaskState, noise: Noise) -> SimState:
+    def _initial_state(self, task_state: Any, noise: Noise) -> SimState:
         if self._compiled is not None:
             state = self._compiled.initial(task_state, noise)
             if state is not None:
                 return state
         return self.initial_from(task_state, noise)
-
-    def initial_from(self, task_state: TaskState, noise: Noise) -> SimState:
-        """The first state of the episodes ``task_state`` describes (pure; no validation).
-
-        Effector at rest activation in ``task_state.joint_pos`` (validated by the caller), delay
-        lines filled with the first readings, no efference copy yet, step 0, and the first
-        observation with ``noise.observation`` added.
-        """
-        b = task_state.joint_pos.shape[0]
-        q = task_state.joint_pos.to(device=self.device, dtype=self.dtype)
-        eff = self.effector.initial_state_unchecked(q, torch.zeros_like(q))
-        vision, length, velocity = self._readings(eff)
-        state = SimState(
-            effector=eff,
-            task=task_state,
-            vision=fill_delay_line(vision, self.vision_steps),
-            proprioception_length=fill_delay_line(length, self.proprioception_steps),
-            proprioception_velocity=fill_delay_line(velocity, self.proprioception_steps),
-            action_history=q.new_zeros(b, self.config.action_history, self.action_size),
-            step=torch.zeros(b, dtype=torch.int64, device=self.device),
-            observation=q.new_zeros(b, self.observation_size),
-        )
-        obs, _ = self._compose(state, noise)
-        return state._replace(observation=obs)
-
-    def _resting_output(self, state: SimState) -> StepOutput:
-        """Outputs describing ``state`` itself: cost with a zero action, no load."""
-        eff = state.effector
-        zeros = eff.joint_pos.new_zeros(eff.joint_pos.shape[0], self.action_size)
-        _, clean = self._compose(state, Noise(None, None))
-        terms = self.task.cost(state.task, eff, zeros, state.step)
-        load = eff.fingertip_pos.new_zeros(eff.fingertip_pos.shape)
-        desired = self.task.desired_position(state.task, state.step)
-        truncated = state.step >= self.max_steps
-        return StepOutput(
-            state.observation, self.task.total_cost(terms), terms, load, clean, desired, truncated
-        )
 
     def current_info(self) -> dict[str, Any]:
         """The info dict of the current state, as :meth:`reset` reports it.
@@ -278,7 +209,7 @@ class Simulator:
         ``cost_terms`` are evaluated on the current state with a zero action; ``endpoint_load`` is 0.
         """
         state = self.state
-        return self._info(state, self._resting_output(state))
+        return self.info(state, self.resting_output(state))
 
     def reset(
         self, seed: int | Sequence[int | None] | None = None, options: Mapping[str, Any] | None = None
@@ -321,7 +252,7 @@ class Simulator:
         """
         self._restart(seed, options)
         state = self.state
-        return self._pack(state, self._resting_output(state))
+        return self.pack_step(state, self.resting_output(state))
 
     def _restart(self, seed: Any, options: Mapping[str, Any] | None) -> None:
         seed = check_seed(seed, self.batch_size)
@@ -378,7 +309,7 @@ class Simulator:
 
         Returns:
             ``observation`` ``(B, O)``, ``reward`` ``(B,)`` = -cost, ``terminated`` ``(B,)`` bool
-            (always False: no task terminates), ``truncated`` ``(B,)`` bool (the step counter has
+            (the task's :meth:`~motornet_gym.tasks.Task.terminated`), ``truncated`` ``(B,)`` bool (the step counter has
             reached :attr:`max_steps`), and ``info``: tensors ``fingertip_pos``, ``fingertip_vel``,
             ``target``, ``desired_pos`` ``(B, 2)``, ``joint_pos``, ``joint_vel`` ``(B, D)``,
             ``activation``, ``force`` ``(B, M)``, ``endpoint_load`` ``(B, 2)`` N, ``cost`` ``(B,)``,
@@ -425,22 +356,27 @@ class Simulator:
         self, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """:meth:`step` without validating the action (for callers that validated it already)."""
-        auto = self._auto
-        if auto is not None:
-            auto.count()
-            return auto.call("step", self._step_unchecked, action)
+        if self._auto is not None:
+            self._auto_count()
+            if self._auto is not None:
+                return self._auto_call("step", self._step_unchecked, action)
         return self._step_unchecked(action)
 
     def _step_unchecked(
         self, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        terminated = torch.zeros(self.batch_size, dtype=torch.bool, device=self.device)
         c = self._compiled
-        if c is not None and self.batch_size < FROZEN_UNCHECKED_MAX_BATCH and c.frozen_applies(action):
-            packed, truncated = c.step_frozen(action)
+        if (
+            c is not None
+            and self.batch_size < FROZEN_UNCHECKED_MAX_BATCH
+            and c.frozen_applies(action, self._carries_grad)
+        ):
+            packed = self._step_frozen(action)
             layout = self.layout
             info = layout.torch_info(packed, skip=OUTPUTS)
             reward = packed[:, layout["reward"].start]
+            terminated = packed[:, layout["terminated"].start] > 0.5
+            truncated = packed[:, layout["truncated"].start] > 0.5
             obs = c.observation_leaf
             if obs is None:
                 col = layout["observation"]
@@ -448,7 +384,7 @@ class Simulator:
             return obs, reward, terminated, truncated, info
         new, out = self._advance(self.state, action, self.draw_noise())
         self._set_state(new)
-        return out.observation, -out.cost, terminated, out.truncated, self._info(new, out)
+        return out.observation, -out.cost, out.terminated, out.truncated, self.info(new, out)
 
     def step_packed(self, action: torch.Tensor) -> torch.Tensor:
         """:meth:`step_unchecked` with every output in one tensor (the numpy front ends' path).
@@ -458,103 +394,46 @@ class Simulator:
 
         Returns:
             ``(B, K)`` in :attr:`dtype`, a fresh tensor (the simulator keeps no reference to it),
-            whose columns :attr:`layout` names: ``observation``, ``reward``, ``truncated`` (0 / 1),
-            then the info entries of :meth:`step` (``step`` exact as a float).
+            whose columns :attr:`layout` names: ``observation``, ``reward``, ``terminated`` and
+            ``truncated`` (0 / 1), then the info entries of :meth:`step` (``step`` exact as a float).
         """
-        auto = self._auto
-        if auto is not None:
-            auto.count()
-            return auto.call("step", self._step_packed, action)
+        if self._auto is not None:
+            self._auto_count()
+            if self._auto is not None:
+                return self._auto_call("step", self._step_packed, action)
         return self._step_packed(action)
 
     def _step_packed(self, action: torch.Tensor) -> torch.Tensor:
-        if self._compiled is not None and self._compiled.frozen_applies(action):
-            return self._compiled.step_frozen(action)[0]
+        if self._compiled is not None and self._compiled.frozen_applies(action, self._carries_grad):
+            return self._step_frozen(action)
         new, out = self._advance(self.state, action, self.draw_noise())
         self._set_state(new)
-        return self._pack(new, out)
+        return self.pack_step(new, out)
 
-    def _pack(self, new: SimState, out: StepOutput) -> torch.Tensor:
-        outputs = zip(OUTPUTS, (out.observation, -out.cost, out.truncated), strict=True)
-        entries = [(name, None, t) for name, t in outputs] + entries_of(self._info(new, out))
+    def _step_frozen(self, action: torch.Tensor) -> torch.Tensor:
+        c = self._compiled
+        packed, fallback = c.step_frozen(action, self._state)
+        if fallback is None:
+            self._state = None  # held in c.flat
+        else:
+            self._set_state(fallback)
+        self._carries_grad = False
+        return packed
+
+    def pack_step(self, new: SimState, out: StepOutput) -> torch.Tensor:
+        """The packed ``(B, K)`` outputs of a step (see :meth:`step_packed`); fixes :attr:`layout`."""
+        outputs = zip(OUTPUTS, (out.observation, -out.cost, out.terminated, out.truncated), strict=True)
+        entries = [(name, None, t) for name, t in outputs] + entries_of(self.info(new, out))
         if self._layout is None:
             self._layout = Layout(entries)
         return self._layout.pack(entries, self.dtype)
-
-    def transition(self, state: SimState, action: torch.Tensor, noise: Noise) -> tuple[SimState, StepOutput]:
-        """The pure step function: ``(state, action, noise) -> (new state, outputs)``.
-
-        Does not touch ``self``'s state or generator; free of host syncs and data-dependent Python
-        branches (the target of ``torch.compile(fullgraph=True)``).
-        """
-        command, excitation, endpoint_load, joint_load = self._begin(state, action, noise)
-        eff = self.effector.step_unchecked(state.effector, excitation, endpoint_load, joint_load)
-        return self._finish(state, eff, command, endpoint_load, noise)
-
-    def _begin(
-        self, state: SimState, action: torch.Tensor, noise: Noise
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Clipped command, noisy excitation and the task's loads for the coming step."""
-        command = action.to(state.effector.joint_pos).clamp(0.0, 1.0)
-        excitation = command if noise.action is None else command + noise.action
-        endpoint_load, joint_load = self.task.loads(state.task, state.effector, state.step)
-        return command, excitation, endpoint_load.to(command), joint_load
-
-    def _finish(
-        self,
-        state: SimState,
-        eff: EffectorState,
-        command: torch.Tensor,
-        endpoint_load: torch.Tensor,
-        noise: Noise,
-    ) -> tuple[SimState, StepOutput]:
-        """Cost, delay lines and observation after the effector moved from ``state`` to ``eff``."""
-        step = state.step + 1
-        terms = self.task.cost(state.task, eff, command, step)
-        vision, length, velocity = self._readings(eff)
-        hist = state.action_history
-        if self.config.action_history:
-            hist = push(hist, command)
-        new = SimState(
-            effector=eff,
-            task=state.task,
-            vision=push(state.vision, vision),
-            proprioception_length=push(state.proprioception_length, length),
-            proprioception_velocity=push(state.proprioception_velocity, velocity),
-            action_history=hist,
-            step=step,
-            observation=state.observation,
-        )
-        obs, clean = self._compose(new, noise)
-        desired = self.task.desired_position(state.task, step)
-        out = StepOutput(
-            obs, self.task.total_cost(terms), terms, endpoint_load, clean, desired, step >= self.max_steps
-        )
-        return new._replace(observation=obs), out
 
     def _advance(self, state: SimState, action: torch.Tensor, noise: Noise) -> tuple[SimState, StepOutput]:
         """:meth:`transition`, through the guarded compiled graphs when :attr:`compiled`."""
         if self._compiled is None:
             return self.transition(state, action, noise)
-        return self._compiled.advance(state, action, noise)
-
-    def _info(self, state: SimState, out: StepOutput) -> dict[str, Any]:
-        eff = state.effector
-        return {
-            "fingertip_pos": eff.fingertip_pos,
-            "fingertip_vel": eff.fingertip_vel,
-            "target": state.task.target,
-            "desired_pos": out.desired_pos,
-            "joint_pos": eff.joint_pos,
-            "joint_vel": eff.joint_vel,
-            "activation": eff.muscle.activation,
-            "force": eff.muscle.force,
-            "endpoint_load": out.endpoint_load,
-            "cost": out.cost,
-            "cost_terms": out.cost_terms,
-            "step": state.step,
-            "obs_parts": out.clean_parts,
-        }
+        new, out, self._carries_grad = self._compiled.advance(state, action, noise, self._carries_grad)
+        return new, out
 
     def __repr__(self) -> str:
         return (
@@ -564,22 +443,11 @@ class Simulator:
         )
 
 
-def _on(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """``module`` itself if its floating buffers are on ``device`` in ``dtype``, else a converted copy.
-
-    The caller's module is never modified (an effector may be shared by several simulators).
-    """
-    floats = [b for b in module.buffers() if b.is_floating_point()]
-    if all(b.device == device and b.dtype == dtype for b in floats):
-        return module
-    return copy.deepcopy(module).to(device=device, dtype=dtype)
-
-
 def _where(mask: torch.Tensor, new: Any, old: Any) -> Any:
     """Select ``new`` where ``mask`` ``(B,)`` is True, ``old`` elsewhere, over nested NamedTuples."""
     if isinstance(new, torch.Tensor):
         return torch.where(mask.view((-1,) + (1,) * (new.dim() - 1)), new, old)
-    return type(new)(*(_where(mask, n, o) for n, o in zip(new, old, strict=True)))
+    return type(new)(**{k: _where(mask, n, getattr(old, k)) for k, n in new._asdict().items()})
 
 
 def _cat(trees: list[Any]) -> Any:
@@ -589,4 +457,4 @@ def _cat(trees: list[Any]) -> Any:
         return None
     if isinstance(first, torch.Tensor):
         return torch.cat(trees)
-    return type(first)(*(_cat(list(leaves)) for leaves in zip(*trees, strict=True)))
+    return type(first)(**{k: _cat([getattr(t, k) for t in trees]) for k in first._fields})

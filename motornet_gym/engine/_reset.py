@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .tasks import Task, TaskState
+from ..tasks import Task, TaskState
 
 __all__ = ["check_seed", "sample_task"]
 
