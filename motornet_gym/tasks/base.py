@@ -203,6 +203,11 @@ class Task(nn.Module):
 
     # ------------------------------------------------------------------ helpers
     @property
+    def can_terminate(self) -> bool:
+        """Whether the task overrides :meth:`terminated` (front ends skip checks for those that don't)."""
+        return type(self).terminated is not Task.terminated
+
+    @property
     def _ref(self) -> torch.Tensor:
         return self.pos_lower_bound
 
