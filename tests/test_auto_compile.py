@@ -10,8 +10,8 @@ import torch
 from torch._inductor import config as inductor_config
 
 from motornet_gym._compile import fastpath
-from motornet_gym.engine import _auto as compiled_step
 from motornet_gym._compile.compiled_step import CompiledStep
+from motornet_gym.engine import _auto as compiled_step
 from motornet_gym.policies import GRUPolicy
 from motornet_gym.registry import make_simulator
 from motornet_gym.rollout import rollout

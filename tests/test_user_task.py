@@ -232,7 +232,8 @@ class HostSync(CentreOut):
         (
             NotBatchFirst,
             ValueError,
-            r"NotBatchFirst: task state field state\.gain must be batch first, shape \(1, \.\.\.\); got \(3, 1\)",
+            r"NotBatchFirst: task state field state\.gain must be batch first, "
+            r"shape \(1, \.\.\.\); got \(3, 1\)",
         ),
         (
             WrongCue,

@@ -28,7 +28,8 @@ class Column(NamedTuple):
     """Where one output lives in the packed tensor.
 
     Attributes:
-        key: Top-level name (``"observation"``, ``"reward"``, ``"terminated"``, ``"truncated"`` or an info key).
+        key: Top-level name (``"observation"``, ``"reward"``, ``"terminated"``, ``"truncated"``) or
+            an info key.
         sub: Name inside a nested info dict (``cost_terms``, ``obs_parts``), else ``None``.
         start: First column.
         stop: One past the last column.

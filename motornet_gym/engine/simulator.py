@@ -34,7 +34,8 @@ from ..dynamics import Effector
 from ..tasks import Task
 from ..tasks.contract import check_task_state
 from ._auto import AUTO_COMPILE_STEPS, AutoSwitch
-from ._reset import check_seed, sample_task
+from ._checks import check_action, check_step
+from ._reset import cat_rows, check_seed, sample_task, where_rows
 from .model import EpisodeModel
 from .types import Noise, SimState, SimulatorConfig, StepOutput
 
@@ -54,22 +55,15 @@ class Simulator(EpisodeModel):
         dtype: Floating dtype or its name (``"float64"``); ``torch.get_default_dtype()`` if ``None``
             (float64 works end to end).
         env_id: Registered id this simulator was made from, if any.
-        compile: Run the step through ``torch.compile`` (``fullgraph=True``, ``dynamic=False``):
-            one fused graph for the whole step (action clipping and noise, task loads, effector,
-            cost, delay lines, observation). Effectors with many integration stages
-            (``n_ministeps x order`` > :data:`MAX_FUSED_STAGES`, e.g. the compliant arm's 50 RK4
-            sub-steps) compile one sub-step and the rest of the step as separate graphs instead,
-            because unrolling them makes compilation take many minutes. Steps that record no
-            gradient (under ``no_grad``, or with nothing requiring grad) run a *frozen* graph
-            instead (:func:`~motornet_gym.fastpath.freeze`: traced once, no guards, state and
-            outputs packed; see :meth:`step_packed`), fused effectors only. The first step
-            compiles (~1-10 s per batch size, dtype and device; inductor's disk cache makes
-            later ones fast). Without a C++ compiler (CPU) or Triton (CUDA) a warning is shown
-            once and the step runs eagerly. Results match the eager step to float rounding.
-            ``compile="auto"`` (the default): run eagerly for the first :data:`AUTO_COMPILE_STEPS`
-            steps, then compiled (where compilation has paid for itself: short scripts, checks
-            and tests never compile); without a compiler, or if compiling fails, one warning and
-            eager steps. ``compile=False``: never compile.
+        compile: ``"auto"`` (the default): eager for the first :data:`AUTO_COMPILE_STEPS` steps,
+            then compiled (short scripts, checks and tests never compile); ``True``: compiled from
+            the first step (~1-10 s to compile per batch size, dtype and device; inductor's disk
+            cache makes later ones fast); ``False``: never. The step compiles to one
+            ``torch.compile(fullgraph=True)`` graph (effectors with more than
+            :data:`MAX_FUSED_STAGES` integration stages per step: one graph per sub-step), and
+            steps that record no gradient run a frozen, guard-free graph (fused effectors only).
+            Without a C++ compiler (CPU) or Triton (CUDA), or if compiling fails under ``"auto"``,
+            one warning and eager steps. Results match the eager step to float rounding.
 
     Attributes:
         observation_parts: Ordered ``(name, size)`` of the observation: ``target`` (2),
@@ -189,7 +183,7 @@ class Simulator(EpisodeModel):
                 row = sample_task(self.task, 1, self._generator, options)
                 self.effector.check_joint_pos(row.joint_pos)
                 rows.append((row, self.draw_noise(1)))
-            task_state, noise = _cat([r for r, _ in rows]), _cat([n for _, n in rows])
+            task_state, noise = cat_rows([r for r, _ in rows]), cat_rows([n for _, n in rows])
         check_task_state(self.task, task_state, batch_size)
         if self._auto is not None:
             return self._auto_call("reset", self._initial_state, task_state, noise)
@@ -293,7 +287,7 @@ class Simulator(EpisodeModel):
             self._generator.set_state(saved)
             raise
         mask = mask.to(self.device)
-        self._set_state(fastpath.distinct_leaves(_where(mask, fresh, self.state)))
+        self._set_state(fastpath.distinct_leaves(where_rows(mask, fresh, self.state)))
         self._carries_grad = fastpath.any_requires_grad(self.state)
         return self.state.observation
 
@@ -309,8 +303,9 @@ class Simulator(EpisodeModel):
 
         Returns:
             ``observation`` ``(B, O)``, ``reward`` ``(B,)`` = -cost, ``terminated`` ``(B,)`` bool
-            (the task's :meth:`~motornet_gym.tasks.Task.terminated`), ``truncated`` ``(B,)`` bool (the step counter has
-            reached :attr:`max_steps`), and ``info``: tensors ``fingertip_pos``, ``fingertip_vel``,
+            (the task's :meth:`~motornet_gym.tasks.Task.terminated`), ``truncated`` ``(B,)`` bool
+            (the step counter has reached :attr:`max_steps`), and ``info``: tensors
+            ``fingertip_pos``, ``fingertip_vel``,
             ``target``, ``desired_pos`` ``(B, 2)``, ``joint_pos``, ``joint_vel`` ``(B, D)``,
             ``activation``, ``force`` ``(B, M)``, ``endpoint_load`` ``(B, 2)`` N, ``cost`` ``(B,)``,
             ``cost_terms`` (name -> ``(B,)``), ``step`` ``(B,)`` int64, ``obs_parts`` (clean parts).
@@ -322,35 +317,9 @@ class Simulator(EpisodeModel):
         """
         if self._state is None and (self._compiled is None or self._compiled.flat is None):
             raise RuntimeError("call reset() before reading the state or stepping")
-        action = self._check_action(action)
-        out = self.step_unchecked(action)
-        # The cost sees the new state undelayed; the observation may show it only d/dt steps later.
-        bad = ~(torch.isfinite(out[0]).all(-1) & torch.isfinite(out[1]))
-        if bool(bad.any()):
-            b = int(torch.nonzero(bad)[0, 0])
-            raise FloatingPointError(
-                f"the simulation diverged at step {int(self.state.step[b])}, batch index {b}: "
-                "non-finite cost or observation"
-            )
+        out = self.step_unchecked(check_action(self, action))
+        check_step(self, out[0], out[1])
         return out
-
-    def _check_action(self, action: Any) -> torch.Tensor:
-        shape = (self.batch_size, self.action_size)
-        if not isinstance(action, torch.Tensor):
-            raise TypeError(f"action must be a torch.Tensor of shape {shape}; got {type(action).__name__}")
-        if tuple(action.shape) != shape:
-            raise ValueError(f"action must have shape {shape}; got {tuple(action.shape)}")
-        if not (action.is_floating_point() or action.dtype in (torch.int64, torch.int32, torch.bool)):
-            raise ValueError(f"action must be a real tensor; got dtype {action.dtype}")
-        action = action.to(device=self.device, dtype=self.dtype)
-        finite = torch.isfinite(action)
-        if not bool(finite.all()):
-            b, j = torch.nonzero(~finite)[0].tolist()
-            raise ValueError(
-                f"action must be finite; got {action[b, j].item()} at step {int(self.state.step[b])}, "
-                f"batch index {b} (muscle {j})"
-            )
-        return action
 
     def step_unchecked(
         self, action: torch.Tensor
@@ -441,20 +410,3 @@ class Simulator(EpisodeModel):
             f"max_steps={self.max_steps}, observation_size={self.observation_size}, "
             f"action_size={self.action_size}, device={self.device}, dtype={self.dtype})"
         )
-
-
-def _where(mask: torch.Tensor, new: Any, old: Any) -> Any:
-    """Select ``new`` where ``mask`` ``(B,)`` is True, ``old`` elsewhere, over nested NamedTuples."""
-    if isinstance(new, torch.Tensor):
-        return torch.where(mask.view((-1,) + (1,) * (new.dim() - 1)), new, old)
-    return type(new)(**{k: _where(mask, n, getattr(old, k)) for k, n in new._asdict().items()})
-
-
-def _cat(trees: list[Any]) -> Any:
-    """Concatenate NamedTuples of ``(1, ...)`` tensors (or ``None`` leaves) along the batch."""
-    first = trees[0]
-    if first is None:
-        return None
-    if isinstance(first, torch.Tensor):
-        return torch.cat(trees)
-    return type(first)(**{k: _cat([getattr(t, k) for t in trees]) for k in first._fields})

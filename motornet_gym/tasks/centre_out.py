@@ -95,6 +95,7 @@ class CentreOut(Task):
         self.go_high = self.steps(cfg.go_cue_range[1], "go_cue_range[1]")
 
     def sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
+        """Training episodes: see :meth:`Task.sample_train`."""
         ref = self._ref
         kw = {"generator": generator, "dtype": ref.dtype, "device": ref.device}
         angle = 2 * math.pi * torch.rand(batch_size, **kw)

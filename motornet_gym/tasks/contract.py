@@ -104,7 +104,8 @@ def check_task_outputs(
         if not isinstance(b, torch.Tensor) or b.shape != a.shape or b.dtype != a.dtype:
             got = f"{b.dtype} {tuple(b.shape)}" if isinstance(b, torch.Tensor) else type(b).__name__
             raise ValueError(
-                f"{name}.update: field {path} must keep its dtype and shape {a.dtype} {tuple(a.shape)}; got {got}"
+                f"{name}.update: field {path} must keep its dtype and shape "
+                f"{a.dtype} {tuple(a.shape)}; got {got}"
             )
     t = out.terminated
     if not isinstance(t, torch.Tensor) or t.dtype != torch.bool or tuple(t.shape) != (1,):

@@ -99,6 +99,7 @@ class ForceField(CentreOut):
         return self.with_loads(ts, load)
 
     def sample_train(self, batch_size: int, generator: torch.Generator) -> LoadedTaskState:
+        """Training episodes: see :meth:`Task.sample_train`."""
         ts = super().sample_train(batch_size, generator)
         ref = self._ref
         u = torch.rand(batch_size, generator=generator, dtype=ref.dtype, device=ref.device)

@@ -97,6 +97,7 @@ class Perturbation(CentreOut):
         self.eval_duration_steps = self.steps(cfg.eval_pulse_duration, "eval_pulse_duration")
 
     def sample_train(self, batch_size: int, generator: torch.Generator) -> LoadedTaskState:
+        """Training episodes: see :meth:`Task.sample_train`."""
         ts = super().sample_train(batch_size, generator)
         ref = self._ref
         cfg = self.config

@@ -50,6 +50,7 @@ class Reach(Task):
         self.eval_size = self.config.eval_size
 
     def sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
+        """Training episodes: see :meth:`Task.sample_train`."""
         q0 = self.uniform_joint_pos(batch_size, generator)
         q1 = self.uniform_joint_pos(batch_size, generator)
         return self._state(q0, q1)
