@@ -133,7 +133,8 @@ def test_checker_reports_an_upward_import_a_cycle_a_foreign_library_and_a_privat
             "low/a.py": "from . import b\n",
             "low/b.py": "from .a import x\nimport requests\n",  # cycle a <-> b, undeclared library
             "high.py": "from .low import a\n",
-            "mid.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .high import y\n",  # upward
+            # an annotation-only upward import
+            "mid.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .high import y\n",
         },
     )
     ranks = {"low": 0, "mid": 1, "high": 2}
