@@ -34,7 +34,14 @@ import torch
 
 import motornet_gym as mg
 from agents import protocol as P
-from agents._common import check_env_id, config_to_dict, parse_config, show_progress, write_json
+from agents._common import (
+    check_env_id,
+    config_to_dict,
+    given_fields,
+    parse_config,
+    show_progress,
+    write_json,
+)
 from agents.adaptation import AdaptationConfig, adapt_backprop, adapt_rl
 from agents.compare_report import build_report, publish, trial_analysis, trial_dir
 from motornet_gym.analysis import report
@@ -169,12 +176,10 @@ class CompareConfig:
 
 
 def with_preset(config: CompareConfig, argv: list[str] | None) -> CompareConfig:
-    """Apply ``config.preset``, keeping the values given explicitly on the command line."""
+    """Apply ``config.preset``, keeping the values given explicitly (a flag or a ``--config`` file entry)."""
     if config.preset is None:
         return config
-    args = sys.argv[1:] if argv is None else argv
-    given = {a.split("=")[0][2:].replace("-", "_") for a in args if a.startswith("--")}
-    given |= {g.removeprefix("no_") for g in given}
+    given = given_fields(CompareConfig, argv)
     values = {k: v for k, v in PRESETS[config.preset].items() if k not in given}
     return dataclasses.replace(config, **values)
 

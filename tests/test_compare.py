@@ -197,9 +197,18 @@ def test_budget_is_counted_in_batches_whatever_the_wall_clock(tmp_path, monkeypa
 
     def run(out):
         cfg = bp.BackpropConfig(
-            env_id="motornet/Arm26Perturbation-v0", env_kwargs=dict(SHORT), n_batches=3, batch_size=4,
-            hidden_size=8, eval_every=2, checkpoint_every=2, out_dir=str(out), compile=False,
-            progress=False, tensorboard=False, hidden_noise=0.01,
+            env_id="motornet/Arm26Perturbation-v0",
+            env_kwargs=dict(SHORT),
+            n_batches=3,
+            batch_size=4,
+            hidden_size=8,
+            eval_every=2,
+            checkpoint_every=2,
+            out_dir=str(out),
+            compile=False,
+            progress=False,
+            tensorboard=False,
+            hidden_noise=0.01,
         )
         return bp.train(cfg)
 
