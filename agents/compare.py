@@ -34,10 +34,10 @@ import torch
 
 import motornet_gym as mg
 from agents import protocol as P
+from agents._cli import given_fields
 from agents._common import (
     check_env_id,
     config_to_dict,
-    given_fields,
     parse_config,
     show_progress,
     write_json,
