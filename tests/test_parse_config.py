@@ -6,7 +6,7 @@ import pytest
 
 from agents._common import config_to_dict, parse_config
 from agents.backprop import BackpropConfig
-from agents.compare import CompareConfig, with_preset
+from agents.comparison.config import CompareConfig, with_preset
 
 
 def _exit(capsys, cls, argv):
