@@ -164,8 +164,8 @@ def load_config_file(cls: type, path: str | Path) -> dict[str, Any]:
     """Field values of ``cls`` from a YAML mapping (keys spelled ``field_name`` or ``field-name``).
 
     Raises:
-        ValueError: Naming the file and the key, for a missing file, a non-mapping document, an
-            unknown key or a value of the wrong type.
+        ValueError: Naming the file (and the key), for a missing file, invalid YAML, a document
+            that is not a mapping, an unknown key or a value of the wrong type.
     """
     try:
         import yaml
@@ -174,7 +174,10 @@ def load_config_file(cls: type, path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no such file {str(path)!r}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of field: value; got {type(data).__name__}")
     hints = typing.get_type_hints(cls)

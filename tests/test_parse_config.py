@@ -67,6 +67,7 @@ def test_config_file_sets_defaults_and_flags_win(tmp_path):
         ("n_batches: '3'\n", "n_batches must be int or null; got '3'"),
         ("compile: 1\n", "compile must be bool; got 1"),
         ("- 1\n", "expected a mapping of field: value; got list"),
+        ("n_batches: [1\n", "not valid YAML"),
         ("n_batches: 0\n", "n_batches must be an integer >= 1 or None; got 0"),
     ],
 )
