@@ -25,6 +25,8 @@ __all__ = [
     "frame_from_info",
     "info_to_numpy",
     "observation_space",
+    "host_reset",
+    "host_step",
     "packed_batch_info",
     "packed_row_info",
     "to_host",
@@ -104,7 +106,12 @@ def fast_action(
 class HostStep(NamedTuple):
     """A packed step (or reset) output copied to the host once, with its outputs split off.
 
+    The front ends' one view of the engine's fast path: :func:`host_step` / :func:`host_reset`
+    make it, :meth:`info_row`, :meth:`info_batch` and :meth:`column` read it; the packed layout
+    stays behind it.
+
     Attributes:
+        layout: The simulator's packed layout (columns of ``rows``).
         rows: ``(N, K)`` the whole copy, engine dtype (info columns are read from it).
         observation: ``(N, O)`` float32, C-contiguous.
         reward: ``(N,)`` engine dtype.
@@ -112,11 +119,37 @@ class HostStep(NamedTuple):
         truncated: ``(N,)`` bool.
     """
 
+    layout: Layout
     rows: np.ndarray
     observation: np.ndarray
     reward: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
+
+    def info_row(self, i: int = 0) -> dict[str, Any]:
+        """The info dict of environment ``i`` (views of :attr:`rows`; see :func:`packed_row_info`)."""
+        return packed_row_info(self.layout, self.rows[i])
+
+    def info_batch(self) -> dict[str, Any]:
+        """The info dict of every environment, batch first (see :func:`packed_batch_info`)."""
+        return packed_batch_info(self.layout, self.rows)
+
+    def column(self, key: str) -> np.ndarray:
+        """``(N,)`` or ``(N, n)`` view of one info entry's columns (e.g. ``"step"``)."""
+        c = self.layout[key]
+        return self.rows[:, c.start] if c.stop == c.start + 1 else self.rows[:, c.start : c.stop]
+
+
+def host_step(sim: Any, action: torch.Tensor) -> HostStep:
+    """Step ``sim`` with validated actions ``(N, M)`` and copy every output to the host once."""
+    packed = sim.step_packed(action)  # (before reading the layout: the first step fixes it)
+    return to_host(sim.layout, packed)
+
+
+def host_reset(sim: Any, seed: Any = None, options: Any = None) -> HostStep:
+    """Reset ``sim`` and copy the first observation and the reset info to the host once."""
+    packed = sim.reset_packed(seed=seed, options=options)
+    return to_host(sim.layout, packed)
 
 
 def to_host(layout: Layout, packed: torch.Tensor) -> HostStep:
@@ -124,6 +157,7 @@ def to_host(layout: Layout, packed: torch.Tensor) -> HostStep:
     rows = (packed.detach() if packed.requires_grad else packed).cpu().numpy()
     c = layout["observation"]
     return HostStep(
+        layout,
         rows,
         np.ascontiguousarray(rows[:, c.start : c.stop], dtype=np.float32),
         rows[:, layout["reward"].start],

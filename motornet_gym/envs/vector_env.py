@@ -17,10 +17,9 @@ from ._common import (
     action_space,
     check_finite,
     frame_from_info,
+    host_step,
     info_to_numpy,
     observation_space,
-    packed_batch_info,
-    to_host,
     to_numpy,
     validate_action,
 )
@@ -315,8 +314,7 @@ class MotorVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """A step that resets nothing, from one host copy of :meth:`Simulator.step_packed`."""
         sim = self.simulator
-        packed = sim.step_packed(u)  # (before reading the layout: the first step fixes it)
-        host = to_host(sim.layout, packed)
+        host = host_step(sim, u)
         obs_np, reward, truncated = host.observation, host.reward.astype(np.float64), host.truncated
         terminated = host.terminated
         self._elapsed += 1
@@ -326,7 +324,7 @@ class MotorVectorEnv(VectorEnv):
         done = terminated | truncated
         self._any_done = bool(done.any())
         self._done = torch.from_numpy(done).to(self._device)
-        info_np = packed_batch_info(sim.layout, host.rows)
+        info_np = host.info_batch()
         check_finite(obs_np, info_np["step"])
         self._render_step(info_np, None)
         return obs_np, reward, terminated, truncated, info_np
