@@ -21,17 +21,21 @@ __all__ = [
     "TrailBuffer",
     "action_space",
     "check_finite",
+    "check_reset_mask",
     "fast_action",
     "frame_from_info",
-    "info_to_numpy",
-    "observation_space",
     "host_reset",
     "host_step",
+    "info_to_numpy",
+    "masked_info",
+    "observation_space",
     "packed_batch_info",
     "packed_row_info",
+    "render_indices",
     "to_host",
     "to_numpy",
     "validate_action",
+    "where_info",
 ]
 
 #: Info keys the renderer reads.
@@ -289,3 +293,51 @@ def frame_from_info(info: Mapping[str, np.ndarray], index: int, trail: np.ndarra
         endpoint_load=info["endpoint_load"][index],
         trail=trail,
     )
+
+
+# ----------------------------------------------------------------------------- vector env helpers
+def render_indices(render_envs: int | Sequence[int], num_envs: int) -> tuple[int, ...]:
+    if isinstance(render_envs, int) and not isinstance(render_envs, bool):
+        if not 1 <= render_envs <= num_envs:
+            raise ValueError(f"render_envs must be in [1, {num_envs}]; got {render_envs}")
+        return tuple(range(render_envs))
+    idx = tuple(int(i) for i in render_envs)
+    if not idx or any(not 0 <= i < num_envs for i in idx):
+        raise ValueError(
+            f"render_envs must be a non-empty sequence of indices in [0, {num_envs}); got {render_envs!r}"
+        )
+    return idx
+
+
+def check_reset_mask(mask: Any, num_envs: int) -> np.ndarray:
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (num_envs,):
+        raise ValueError(
+            f"options['reset_mask'] must be a numpy bool array of shape ({num_envs},); got "
+            f"{type(mask).__name__} {getattr(mask, 'dtype', '')} {np.shape(mask)}"
+        )
+    if not mask.any():
+        raise ValueError("options['reset_mask'] must contain at least one True; got all False")
+    return mask.copy()
+
+
+def masked_info(info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+    """Gymnasium's vector info layout: every key gets a ``"_<key>"`` boolean mask."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        out[key] = masked_info(value, mask) if isinstance(value, dict) else value
+        out[f"_{key}"] = mask.copy()
+    return out
+
+
+def where_info(mask: torch.Tensor, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """Rows of ``new`` where ``mask`` ``(B,)`` is True, of ``old`` elsewhere; keys of ``old``."""
+    out: dict[str, Any] = {}
+    for key, value in old.items():
+        if key not in new:
+            out[key] = value
+        elif isinstance(value, dict):
+            out[key] = where_info(mask, new[key], value)
+        else:
+            m = mask.view((-1,) + (1,) * (value.dim() - 1))
+            out[key] = torch.where(m, new[key].to(value.dtype), value)
+    return out
