@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 
+from ._validation import check_dtype
 from .dynamics import Effector, presets
-from .dynamics._validation import check_dtype
 from .engine import Simulator, SimulatorConfig
 from .tasks import CentreOut, ForceField, Perturbation, Reach, Task
 

@@ -18,20 +18,22 @@ PKG = ROOT / "motornet_gym"
 # One rank per layer (a top-level module or sub-package); a module imports only from strictly lower
 # ranks or from its own layer.
 RANKS = {
-    "dynamics": 0,  # physics: skeletons, muscles, integrators (torch only)
-    "io": 1,  # checkpoint files
-    "tasks": 2,  # goals, loads, costs, episode state, the task contract
-    "_compile": 3,  # private: compiled and frozen graphs, packed layouts (knows no engine type)
-    "engine": 4,  # EpisodeModel + Simulator, sensory pipeline
-    "policies": 5,  # torch policies for the rollout
-    "registry": 6,  # ids -> simulators (no Gymnasium)
-    "rollout": 7,  # the differentiable rollout
-    "analysis": 8,  # metrics, phenomena, evaluation, plots
-    "envs": 9,  # Gymnasium front ends (the only Gymnasium importers below sb3)
-    "sb3": 10,  # SB3 VecEnv
-    "sb3_agents": 11,  # helpers for saved SB3 agents
+    "_validation": 0,  # private: the one set of argument checks
+    "dynamics": 1,  # physics: skeletons, muscles, integrators (torch only)
+    "io": 2,  # checkpoint files
+    "tasks": 3,  # goals, loads, costs, episode state, the task contract
+    "_compile": 4,  # private: compiled and frozen graphs, packed layouts (knows no engine type)
+    "engine": 5,  # EpisodeModel + Simulator, sensory pipeline
+    "policies": 6,  # torch policies for the rollout
+    "registry": 7,  # ids -> simulators (no Gymnasium)
+    "rollout": 8,  # the differentiable rollout
+    "analysis": 9,  # metrics, phenomena, evaluation, plots
+    "envs": 10,  # Gymnasium front ends (the only Gymnasium importers below sb3)
+    "sb3": 11,  # SB3 VecEnv
+    "sb3_agents": 12,  # helpers for saved SB3 agents
 }
 THIRD_PARTY = {
+    "_validation": {"torch"},
     "dynamics": {"torch"},
     "io": {"torch"},
     "tasks": {"torch"},

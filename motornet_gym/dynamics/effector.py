@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validation import check_batch_tensor, check_dtype, check_positive
+from .._validation import check_batch_tensor, check_dtype, check_positive
 from .geometry import MuscleGeometry
 from .integrators import ContinuousState, Integrator, get_integrator
 from .muscles import Muscle

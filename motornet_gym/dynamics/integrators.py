@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from ._validation import check_choice
+from .._validation import check_choice
 
 if TYPE_CHECKING:  # pragma: no cover
     from .effector import Effector

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from ._validation import check_choice
+from .._validation import check_choice
 from .effector import Effector
 from .geometry import ConstantMomentArmGeometry, PathGeometry, PolynomialGeometry
 from .muscles import (

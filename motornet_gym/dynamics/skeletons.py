@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from ._validation import check_positive
+from .._validation import check_positive
 
 
 class Skeleton(nn.Module):

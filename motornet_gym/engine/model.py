@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
+from .._validation import check_dtype
 from ..dynamics import Effector, EffectorState
-from ..dynamics._validation import check_dtype
 from ..tasks import Task
 from ..tasks.contract import check_task_outputs, cue_sizes
 from .sensory import delay_steps, fill_delay_line, observation_std, push, std_vector

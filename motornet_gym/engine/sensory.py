@@ -15,11 +15,11 @@ readings, ``observation_noise`` to the sensory channels of the observation.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
+
+from .._validation import check_stds
 
 # Default delays (multiples of the default dt = 0.01 s).
 # Proprioception 0.02 s: the short-latency stretch reflex of arm muscles starts ~20-25 ms after a
@@ -75,25 +75,10 @@ class SensoryConfig:
                 raise ValueError(f"{name} must be a finite number >= 0 s; got {value!r}")
             object.__setattr__(self, name, v)
         for name in _NOISES:
-            object.__setattr__(self, name, _std_tuple(name, getattr(self, name)))
+            object.__setattr__(self, name, check_stds(name, getattr(self, name)))
         h = self.action_history
         if isinstance(h, bool) or not isinstance(h, int) or h < 0:
             raise ValueError(f"action_history must be an integer >= 0; got {h!r}")
-
-
-def _std_tuple(name: str, value: Any) -> tuple[float, ...]:
-    seq = value if isinstance(value, Sequence) and not isinstance(value, str) else (value,)
-    if isinstance(value, torch.Tensor):
-        seq = tuple(value.reshape(-1).tolist())
-    try:
-        out = tuple(float(v) for v in seq)
-    except (TypeError, ValueError):
-        out = ()
-    if not out or any(isinstance(v, bool) for v in seq) or not all(math.isfinite(v) and v >= 0 for v in out):
-        raise ValueError(
-            f"{name} must be a std >= 0 or a sequence of stds >= 0 (one per channel); got {value!r}"
-        )
-    return out
 
 
 def delay_steps(name: str, delay: float, dt: float) -> int:

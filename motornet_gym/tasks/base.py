@@ -10,7 +10,6 @@ new state), and :meth:`Task.observation_extras` and :meth:`Task.observe` (the ob
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -18,6 +17,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from .._validation import check_non_negative
 from ..dynamics import Effector, EffectorState
 from .state import LoadedTaskState, LoadState, TaskState, tree_map
 
@@ -44,36 +44,6 @@ class TaskConfig:
     def __post_init__(self) -> None:
         for name in ("position_weight", "effort_weight"):
             check_non_negative(name, getattr(self, name))
-
-
-def check_non_negative(name: str, value: Any) -> float:
-    """Return ``float(value)`` or raise ``ValueError`` if it is not a finite number >= 0."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}") from None
-    if not math.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
-    return v
-
-
-def check_range(name: str, value: Any, lower: float = 0.0) -> tuple[float, float]:
-    """Validate a ``(low, high)`` pair with ``lower <= low <= high``, both finite."""
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (low, high) of numbers; got {value!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and lower <= lo <= hi):
-        raise ValueError(f"{name} must satisfy {lower} <= low <= high (finite); got {value!r}")
-    return lo, hi
-
-
-def check_fraction(name: str, value: Any) -> float:
-    """Validate a number in [0, 1]."""
-    v = check_non_negative(name, value)
-    if v > 1:
-        raise ValueError(f"{name} must be in [0, 1]; got {value!r}")
-    return v
 
 
 class Task(nn.Module):

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
+from .._validation import check_fraction, check_range
 from ..dynamics import Effector
-from .base import Task, TaskConfig, check_fraction, check_range
+from .base import Task, TaskConfig
 from .state import NEVER, TaskState
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .._validation import check_fraction, check_non_negative, check_range
 from ..dynamics import Effector, EffectorState
-from .base import check_fraction, check_non_negative, check_range
 from .centre_out import CentreOut, CentreOutConfig
 from .state import LoadedTaskState
 

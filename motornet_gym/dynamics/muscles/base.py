@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .._validation import check_positive
+from ..._validation import check_positive
 from ..state import Geometry, MuscleState
 
 

@@ -1,9 +1,14 @@
-"""Argument checks used at the public boundary of the dynamics layer (never in the hot path)."""
+"""Argument checks at the public boundaries of every layer (never in the hot path; torch only).
+
+The one set of validation helpers: each raises ``ValueError`` (or ``TypeError``) naming the
+argument, what was expected and what was received.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 
@@ -70,3 +75,49 @@ def check_dtype(name: str, value: torch.dtype | str | None) -> torch.dtype | Non
             "is accepted too)"
         )
     return dtype
+
+
+def check_non_negative(name: str, value: Any) -> float:
+    """Return ``float(value)`` or raise ``ValueError`` if it is not a finite number >= 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    return v
+
+
+def check_range(name: str, value: Any, lower: float = 0.0) -> tuple[float, float]:
+    """Validate a ``(low, high)`` pair with ``lower <= low <= high``, both finite."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high) of numbers; got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lower <= lo <= hi):
+        raise ValueError(f"{name} must satisfy {lower} <= low <= high (finite); got {value!r}")
+    return lo, hi
+
+
+def check_fraction(name: str, value: Any) -> float:
+    """Validate a number in [0, 1]."""
+    v = check_non_negative(name, value)
+    if v > 1:
+        raise ValueError(f"{name} must be in [0, 1]; got {value!r}")
+    return v
+
+
+def check_stds(name: str, value: Any) -> tuple[float, ...]:
+    """Validate a std or a sequence of stds (all finite, >= 0); returns them as a tuple."""
+    seq = value if isinstance(value, Sequence) and not isinstance(value, str) else (value,)
+    if isinstance(value, torch.Tensor):
+        seq = tuple(value.reshape(-1).tolist())
+    try:
+        out = tuple(float(v) for v in seq)
+    except (TypeError, ValueError):
+        out = ()
+    if not out or any(isinstance(v, bool) for v in seq) or not all(math.isfinite(v) and v >= 0 for v in out):
+        raise ValueError(
+            f"{name} must be a std >= 0 or a sequence of stds >= 0 (one per channel); got {value!r}"
+        )
+    return out
