@@ -2,7 +2,7 @@
 
 Each scheme advances an :class:`~motornet_gym.dynamics.state.EffectorState` by ``dt`` seconds with
 the excitation and loads held constant. They operate on the effector's continuous state
-``x = (q, q', a, l_fibre)`` via three effector methods: ``derivative(state, ...)``,
+``x = (q, q', a, l_fibre, extra)`` via three effector methods: ``derivative(state, ...)``,
 ``assemble(x, muscle_geometry=None)`` and ``apply_limits(x, ...)``.
 
 * ``"euler"`` reproduces MotorNet's update order exactly (Codol et al. 2024,
@@ -32,12 +32,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class ContinuousState(NamedTuple):
-    """The integrated variables: joint pos/vel ``(B, D)``, activation and fibre length ``(B, M)``."""
+    """The integrated variables.
+
+    Attributes:
+        joint_pos: ``(B, D)``.
+        joint_vel: ``(B, D)``.
+        activation: ``(B, M)``.
+        fibre_length: ``(B, M)`` m.
+        extra: ``(B, M, k)``, the muscle model's extra state (``MuscleState.extra``).
+    """
 
     joint_pos: torch.Tensor
     joint_vel: torch.Tensor
     activation: torch.Tensor
     fibre_length: torch.Tensor
+    extra: torch.Tensor
 
 
 def _axpy(x: ContinuousState, h: float, k: ContinuousState) -> ContinuousState:
