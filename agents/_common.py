@@ -1,11 +1,10 @@
-"""Shared plumbing of the training scripts: typed CLI configs, logging, signals, run folders.
+"""Shared plumbing of the training scripts: typed configs (:mod:`agents._cli`), logging, signals, run folders.
 
 Uses the public API of motornet_gym only.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import json
@@ -14,72 +13,64 @@ import os
 import signal
 import sys
 import time
-import types
-import typing
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-
-# ----------------------------------------------------------------------------- typed CLI
-def _field_type(cls: type, field: dataclasses.Field) -> tuple[type, bool]:
-    """(base type, optional?) of a dataclass field annotated as T or T | None."""
-    hint = typing.get_type_hints(cls)[field.name]
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
-        (base,) = [a for a in args if a is not type(None)]
-        return base, True
-    return hint, False
+from agents import _cli as cli
 
 
-def _field_help(cls: type) -> dict[str, str]:
-    """Per-field help from the ``Attributes:`` section of the class docstring."""
-    out, current = {}, None
-    for line in (cls.__doc__ or "").splitlines():
-        s = line.strip()
-        indent = len(line) - len(line.lstrip())
-        if indent == 8 and ":" in s and s.split(":")[0].isidentifier():
-            current, text = s.split(":", 1)
-            out[current] = text.strip()
-        elif current and s and indent >= 12:
-            out[current] += " " + s
-    return out
-
-
+# ----------------------------------------------------------------------------- configuration
 def parse_config(cls: type, argv: list[str] | None = None, description: str | None = None) -> Any:
-    """Build a frozen config dataclass from command-line flags (``--field-name value``).
+    """Build a frozen config dataclass from command-line flags (``--field-name value``), with tyro.
 
-    Dict-valued fields take JSON (``--env-kwargs '{"vision_delay": 0.05}'``); booleans take
-    ``--flag`` / ``--no-flag``. Errors from the dataclass's own validation are reported by argparse.
+    Why tyro (:mod:`agents._cli`): maintained, dataclass-native (types, defaults and field help
+    from the docstring), used by CleanRL. On top of tyro's defaults:
+
+    * ``--config PATH``: defaults from a YAML file (:func:`agents._cli.load_config_file`); flags win.
+    * Dict fields take JSON (``--env-kwargs '{"vision_delay": 0.05}'``); optional fields take
+      ``none``; booleans (also ``bool | None``) take ``--flag`` / ``--no-flag``.
+    * Unknown flags and abbreviations (``--n-se`` for ``--n-seeds``) are refused: an abbreviation
+      would silently lose against a preset.
+    * The dataclass's own validation errors exit like any bad flag: status 2 and
+      ``error: argument --field-name: <message>``.
+
+    Args:
+        cls: A frozen dataclass; every field has a default.
+        argv: Arguments without the program name (None: ``sys.argv[1:]``).
+        description: First line of the help (None: the first line of the class docstring).
+
+    Returns:
+        An instance of ``cls``.
     """
-    parser = argparse.ArgumentParser(
-        description=description or cls.__doc__.splitlines()[0], allow_abbrev=False
-    )
-    helps = _field_help(cls)
-    for f in dataclasses.fields(cls):
-        base, optional = _field_type(cls, f)
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        h = f"{helps.get(f.name, '')} (default: {default!r})"
-        if base is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=h)
-        elif typing.get_origin(base) in (dict, Mapping) or base is dict:
-            parser.add_argument(flag, type=json.loads, default=default, help=h + " [JSON]")
-        else:
-            conv = {int: int, float: float, str: str}.get(base, str)
+    import tyro
 
-            def parse(text: str, conv=conv, optional=optional):
-                if optional and text.lower() == "none":
-                    return None
-                return conv(text)
-
-            parser.add_argument(flag, type=parse, default=default, help=h)
-    ns = parser.parse_args(argv)
+    prog = cli.prog()
+    args = list(sys.argv[1:] if argv is None else argv)
+    default = tyro.MISSING_NONPROP
     try:
-        return cls(**vars(ns))
-    except (TypeError, ValueError) as e:
-        parser.error(str(e))
+        path, args = cli.split_config_flag(args)
+        if path is not None:
+            default = cli.default_from_file(cls, path)
+    except ValueError as e:
+        cli.fail(prog, f"argument {cli.CONFIG_FLAG}: {e}")
+    unknown = cli.unknown_flags(cls, args)
+    if unknown:
+        cli.fail(prog, f"unrecognized arguments: {' '.join(unknown)} (see {prog} --help; no abbreviations)")
+    head = description or (cls.__doc__ or "").strip().splitlines()[0]
+    try:
+        return tyro.cli(
+            cls,
+            args=args,
+            prog=prog,
+            description=f"{head}\n{cli.CONFIG_FLAG} PATH loads defaults from a YAML file; flags win.",
+            default=default,
+            registry=cli.registry(cls),
+            config=(tyro.conf.DisallowNone,),  # `bool | None` fields become --flag / --no-flag
+        )
+    except cli.InvalidConfig as e:
+        cli.fail(prog, cli.argument_message(cls, str(e)))
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -88,13 +79,10 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 def check_env_id(env_id: str) -> str:
-    """Raise a clear error (before any training) if ``env_id`` is not registered."""
+    """The registered id of ``env_id`` (built-in, user-registered or ``"module:Id"``), or a clear error."""
     import motornet_gym as mg
 
-    key = str(env_id).removeprefix("motornet_gym:")
-    if key not in mg.ENV_IDS:
-        raise ValueError(f"unknown env_id {env_id!r}; expected one of {', '.join(mg.ENV_IDS)}")
-    return key
+    return mg.env_spec(env_id).id
 
 
 # ----------------------------------------------------------------------------- logging

@@ -9,8 +9,8 @@ the differentiable :func:`rollout`.
 
 from . import dynamics, io, policies, sb3, sb3_agents
 from .engine import Simulator, SimulatorConfig
-from .envs import MotorEnv, MotorVectorEnv, register_envs
-from .registry import ENV_IDS, ENV_SPECS, make_simulator
+from .envs import MotorEnv, MotorVectorEnv, register, register_envs
+from .registry import ENV_IDS, ENV_SPECS, env_spec, make_simulator
 from .rollout import Trajectory, rollout
 
 __version__ = "0.1.0"
@@ -38,9 +38,11 @@ __all__ = [
     "__version__",
     "analysis",
     "dynamics",
+    "env_spec",
     "io",
     "make_simulator",
     "policies",
+    "register",
     "register_envs",
     "rollout",
     "sb3",

@@ -22,8 +22,11 @@ class Trajectory(NamedTuple):
     Attributes:
         observation: ``(T, B, O)`` the observation the policy acted on at each step.
         action: ``(T, B, M)`` policy outputs (muscle excitations before noise and clipping).
-        cost: ``(T, B)`` task cost of each step (= -reward); carries gradients.
-        cost_terms: name -> ``(T, B)`` unweighted cost terms.
+        cost: ``(T, B)`` task cost of each step (= -reward); carries gradients. Steps after the
+            episode terminated (the task's ``terminated``) cost 0: the step that terminates counts,
+            later ones (the simulator keeps stepping the batch) are masked.
+        cost_terms: name -> ``(T, B)`` unweighted cost terms, masked likewise.
+        alive: ``(T, B)`` bool, the episode had not terminated before this step.
         fingertip_pos: ``(T, B, 2)`` m after each step.
         fingertip_vel: ``(T, B, 2)`` m/s.
         target: ``(T, B, 2)`` m.
@@ -40,6 +43,7 @@ class Trajectory(NamedTuple):
     action: torch.Tensor
     cost: torch.Tensor
     cost_terms: dict[str, torch.Tensor]
+    alive: torch.Tensor
     fingertip_pos: torch.Tensor
     fingertip_vel: torch.Tensor
     target: torch.Tensor
@@ -98,6 +102,7 @@ def rollout(
     hidden = policy.initial_hidden(b) if initial_hidden is None else initial_hidden
     record: dict[str, list] = {k: [] for k in ("observation", "action", "cost", "hidden", *_INFO_FIELDS)}
     terms: dict[str, list] = {}
+    ended: list[torch.Tensor] = []
     for t in range(steps):
         action, hidden = policy(obs, hidden)
         if t == 0 and (not isinstance(action, torch.Tensor) or tuple(action.shape) != (b, sim.action_size)):
@@ -105,14 +110,17 @@ def rollout(
             raise ValueError(f"policy output must have shape ({b}, {sim.action_size}); got {got}")
         record["observation"].append(obs)
         record["action"].append(action)
-        obs, reward, _, _, info = sim.step_unchecked(action)
+        obs, reward, terminated, _, info = sim.step_unchecked(action)
+        ended.append(terminated)
         record["cost"].append(info["cost"])
         record["hidden"].append(hidden)
         for k in _INFO_FIELDS:
             record[k].append(info[k])
         for k, v in info["cost_terms"].items():
             terms.setdefault(k, []).append(v)
-    cost = torch.stack(record["cost"])
+    term = torch.stack(ended).to(torch.int64)
+    alive = (term.cumsum(0) - term) == 0  # no termination before this step
+    cost = torch.where(alive, torch.stack(record["cost"]), 0.0)
     finite = torch.isfinite(cost)
     if not bool(finite.all()):
         t, i = torch.nonzero(~finite)[0].tolist()
@@ -123,7 +131,8 @@ def rollout(
     stacked = {k: torch.stack(v) for k, v in record.items() if k != "cost"}
     return Trajectory(
         cost=cost,
-        cost_terms={k: torch.stack(v) for k, v in terms.items()},
+        cost_terms={k: torch.where(alive, torch.stack(v), 0.0) for k, v in terms.items()},
+        alive=alive,
         hidden=None if hid[0] is None else torch.stack(hid),
         **stacked,
     )

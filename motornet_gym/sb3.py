@@ -207,19 +207,22 @@ def _vec_env_class() -> type:
                 raise RuntimeError("call step_async(actions) before step_wait()")
             if self._info_t is None:
                 raise RuntimeError("call reset() before stepping")
-            # One host copy of every output (Simulator.step_packed); no task terminates, so an
-            # episode ends by truncation only (the engine's ``terminated`` is always False).
+            # One host copy of every output (Simulator.step_packed). An episode ends when the task
+            # terminates it or the step counter reaches max_steps; SB3's "TimeLimit.truncated" is
+            # True only for the latter (so value bootstrapping happens on truncation alone).
             sim = self.simulator
             packed = sim.step_packed(self._actions)  # (the first step fixes the layout)
             host = to_host(sim.layout, packed)
             self._actions = None
             self._info_t = rows = host.rows
-            layout, obs_np, done = sim.layout, host.observation, host.truncated
+            layout, obs_np = sim.layout, host.observation
+            done = host.terminated | host.truncated
             check_finite(obs_np, rows[:, layout["step"].start])
             if self.render_mode is not None:
                 tip = layout["fingertip_pos"]
                 self._trails.append(rows[:, tip.start : tip.stop])
-            infos: list[dict[str, Any]] = [{"TimeLimit.truncated": bool(t)} for t in done]
+            cut = host.truncated & ~host.terminated
+            infos: list[dict[str, Any]] = [{"TimeLimit.truncated": bool(t)} for t in cut]
             if done.any():
                 for i in np.flatnonzero(done):
                     infos[i]["terminal_observation"] = obs_np[i].copy()

@@ -21,7 +21,7 @@ COMPILER_SKIP = re.compile(r"C\+\+ compiler|Triton is not installed")
 
 def require_compiler(device: str = "cpu") -> None:
     """Skip the calling test when no compiler for ``device`` is found (a failure under CI, see above)."""
-    from motornet_gym import fastpath
+    from motornet_gym._compile import fastpath
 
     problem = fastpath.compiler_problem(device)
     if problem is not None:

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch._inductor import config as inductor_config
 
-from motornet_gym import compiled_step, fastpath
-from motornet_gym.compiled_step import CompiledStep
+from motornet_gym._compile import fastpath
+from motornet_gym._compile.compiled_step import CompiledStep
+from motornet_gym.engine import _auto as compiled_step
 from motornet_gym.policies import GRUPolicy
 from motornet_gym.registry import make_simulator
 from motornet_gym.rollout import rollout
@@ -102,7 +103,7 @@ def test_auto_stays_eager_with_one_warning_when_compiling_fails(monkeypatch):
     """A task the compiler cannot trace (a host sync in its loads): eager results, noise stream kept."""
     _requires_compiler()
     monkeypatch.setattr(compiled_step, "AUTO_COMPILE_STEPS", 3)
-    monkeypatch.setattr(compiled_step, "_warned_auto", False)
+    monkeypatch.setattr(compiled_step, "_warned", False)
     kw = dict(episode_duration=0.1, **NOISY)
     sims = [make_simulator(ARM, batch_size=2, compile=c, **kw) for c in ("auto", "auto", False)]
     for sim in sims[:2]:

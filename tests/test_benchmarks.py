@@ -56,7 +56,7 @@ def test_gpu_script_runs_on_cpu_with_tiny_sizes():
     import torch
 
     from benchmarks import gpu
-    from motornet_gym import fastpath
+    from motornet_gym._compile import fastpath
 
     if fastpath.compiler_problem("cpu") is not None:
         pytest.skip("no C++ compiler")

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
 import pytest
 from torch._inductor import config
-from motornet_gym import fastpath
+from motornet_gym._compile import fastpath
 
 def test_no_compiler():  # the skip of test_compile.py / test_packed.py where no compiler is found
     with config.patch({"cpp.cxx": (None, "no-such-c++-compiler-xyz")}):

@@ -13,7 +13,8 @@ import torch
 
 import motornet_gym as mg
 from agents import protocol as P
-from agents.compare import CompareConfig, compare, validate
+from agents.comparison.config import CompareConfig
+from agents.comparison.runner import compare, validate
 from motornet_gym.analysis import evaluate
 
 CENTRE_OUT = "motornet/Arm26CentreOut-v0"
@@ -173,7 +174,7 @@ def test_ray_executor_gives_the_sequential_results(tmp_path):
 
 
 def _strip_machine(results: dict) -> dict:
-    from agents.compare_report import MACHINE_KEYS
+    from agents.comparison.report import MACHINE_KEYS
 
     out = {k: v for k, v in results.items() if k not in MACHINE_KEYS and k != "command"}
     out["config"] = {k: v for k, v in out["config"].items() if k != "out_dir"}
@@ -197,9 +198,18 @@ def test_budget_is_counted_in_batches_whatever_the_wall_clock(tmp_path, monkeypa
 
     def run(out):
         cfg = bp.BackpropConfig(
-            env_id="motornet/Arm26Perturbation-v0", env_kwargs=dict(SHORT), n_batches=3, batch_size=4,
-            hidden_size=8, eval_every=2, checkpoint_every=2, out_dir=str(out), compile=False,
-            progress=False, tensorboard=False, hidden_noise=0.01,
+            env_id="motornet/Arm26Perturbation-v0",
+            env_kwargs=dict(SHORT),
+            n_batches=3,
+            batch_size=4,
+            hidden_size=8,
+            eval_every=2,
+            checkpoint_every=2,
+            out_dir=str(out),
+            compile=False,
+            progress=False,
+            tensorboard=False,
+            hidden_noise=0.01,
         )
         return bp.train(cfg)
 
@@ -225,7 +235,8 @@ def test_budget_is_counted_in_batches_whatever_the_wall_clock(tmp_path, monkeypa
 
 
 def test_presets_set_budgets_and_explicit_flags_win():
-    from agents.compare import PRESETS, with_preset
+    from agents.comparison.config import with_preset
+    from agents.protocol import PRESETS
 
     cfg = with_preset(CompareConfig(preset="standard", n_seeds=3), ["--preset", "standard", "--n-seeds", "3"])
     assert cfg.n_seeds == 3 and cfg.backprop_batches == PRESETS["standard"]["backprop_batches"]
@@ -272,7 +283,7 @@ def test_evaluate_refuses_an_sb3_model_trained_on_rescaled_actions():
 
 
 def test_pulse_onset_is_the_first_sample_of_the_pulse_and_the_slowest_trial_counts():
-    from agents.compare_report import feedback_phenomena, pulse_onset
+    from agents.comparison.analysis import feedback_phenomena, pulse_onset
 
     def passive(obs, hidden):  # no restoring force: the pulse pushes the arm away for good
         return torch.zeros(obs.shape[0], 6), None
@@ -301,7 +312,7 @@ def test_a_trial_folder_made_with_other_settings_is_refused(tmp_path):
 def test_one_progress_bar_counts_every_phase_of_every_trial(tmp_path, monkeypatch):
     import tqdm
 
-    from agents.compare import trial_phases
+    from agents.comparison.trials import trial_phases
 
     bars = []
 

@@ -14,7 +14,7 @@ import torch
 import torch._dynamo
 from torch._inductor import config as inductor_config
 
-from motornet_gym import fastpath
+from motornet_gym._compile import fastpath
 from motornet_gym.engine import MAX_FUSED_STAGES, Simulator
 from motornet_gym.policies import GRUPolicy
 from motornet_gym.registry import ENV_IDS, make_simulator

@@ -16,8 +16,8 @@ import torch
 import torch._dynamo
 from conftest import require_compiler
 
-from motornet_gym import fastpath
-from motornet_gym.compiled_step import FROZEN_UNCHECKED_MAX_BATCH
+from motornet_gym._compile import fastpath
+from motornet_gym._compile.compiled_step import FROZEN_UNCHECKED_MAX_BATCH
 from motornet_gym.envs import MotorVectorEnv, register_envs
 from motornet_gym.registry import make_simulator
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from motornet_gym import fastpath
-from motornet_gym.packed import Layout, StatePacker
+from motornet_gym._compile import fastpath
+from motornet_gym._compile.packed import Layout, StatePacker
 from motornet_gym.registry import make_simulator
 
 ARM = "motornet/Arm26Reach-v0"
@@ -33,8 +33,13 @@ def _actions(n: int, m: int, seed: int = 0) -> list[torch.Tensor]:
 
 
 def _columns_equal_step(layout: Layout, packed: torch.Tensor, step_out: tuple, exact: bool) -> None:
-    obs, reward, _, truncated, info = step_out
-    want = {"observation": obs, "reward": reward, "truncated": truncated.to(packed.dtype)}
+    obs, reward, terminated, truncated, info = step_out
+    want = {
+        "observation": obs,
+        "reward": reward,
+        "terminated": terminated.to(packed.dtype),
+        "truncated": truncated.to(packed.dtype),
+    }
     for c in layout.columns:
         if c.key in want:
             w = want[c.key]

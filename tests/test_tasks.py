@@ -265,7 +265,7 @@ def test_cost_terms_match_their_definitions():
 def test_task_standalone_api():
     arm = presets.arm26()
     task = CentreOut(arm, CentreOutConfig(n_targets=4))
-    assert task.eval_size == 4 and task.observation_extra_parts() == (("target", 2), ("go_cue", 1))
+    assert task.eval_size == 4 and task.sample_eval() is not None
     ts = task.sample_initial(4, torch.Generator().manual_seed(0), {"suite": "eval"})
     state = arm.initial_state(ts.joint_pos)
     endpoint, joint = task.loads(ts, state, torch.zeros(4, dtype=torch.int64))

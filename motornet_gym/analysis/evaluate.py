@@ -38,7 +38,7 @@ class EvaluationRecord:
         muscle_names: Muscle names (``M``).
         fingertip_pos: ``(T + 1, B, 2)`` m, including the initial position.
         fingertip_vel: ``(T + 1, B, 2)`` m/s.
-        target: ``(B, 2)`` m.
+        target: ``(B, 2)`` m, at the end of the trial (tasks may move it during the episode).
         start: ``(B, 2)`` m.
         go_step: ``(B,)`` step of the go cue (0 without one; a large value on catch trials).
         catch: ``(B,)`` bool.
@@ -239,7 +239,7 @@ def _run(controller: Controller, act: Callable, sim: Any, env_id: str, suite: st
     record = EvaluationRecord(
         env_id=sim.env_id, env_kwargs=kwargs, seed=seed, dt=sim.dt, muscle_names=tuple(sim.muscle_names),
         fingertip_pos=stack("pos"), fingertip_vel=stack("vel"),
-        target=task_state.target.cpu().numpy().astype(np.float64),
+        target=info["target"].cpu().numpy().astype(np.float64),  # at the end (a task may move it)
         start=task_state.start.cpu().numpy().astype(np.float64),
         go_step=go, catch=task_state.catch.cpu().numpy(), activation=stack("act"), force=stack("force"),
         endpoint_load=stack("load"), action=stack("action"), cost=stack("cost"), hidden=hid,

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from ..packed import OUTPUTS, Layout
+from .._compile.packed import OUTPUTS, Layout
 from .rendering import LimbFrame
 
 __all__ = [
@@ -108,12 +108,14 @@ class HostStep(NamedTuple):
         rows: ``(N, K)`` the whole copy, engine dtype (info columns are read from it).
         observation: ``(N, O)`` float32, C-contiguous.
         reward: ``(N,)`` engine dtype.
+        terminated: ``(N,)`` bool.
         truncated: ``(N,)`` bool.
     """
 
     rows: np.ndarray
     observation: np.ndarray
     reward: np.ndarray
+    terminated: np.ndarray
     truncated: np.ndarray
 
 
@@ -125,6 +127,7 @@ def to_host(layout: Layout, packed: torch.Tensor) -> HostStep:
         rows,
         np.ascontiguousarray(rows[:, c.start : c.stop], dtype=np.float32),
         rows[:, layout["reward"].start],
+        rows[:, layout["terminated"].start] > 0.5,
         rows[:, layout["truncated"].start] > 0.5,
     )
 

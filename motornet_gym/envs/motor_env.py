@@ -109,8 +109,8 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
       when it is built. ``gym.make_vec`` caps episodes the same way (it passes the registered
       ``max_episode_steps`` to :class:`~motornet_gym.envs.MotorVectorEnv`); the SB3 VecEnv and
       :func:`~motornet_gym.make_simulator` follow ``episode_duration`` alone.
-    * Termination: the tasks define none, so ``terminated`` is always False unless a task says
-      otherwise.
+    * Termination: ``terminated`` is True when the task ends the episode
+      (:meth:`~motornet_gym.tasks.Task.terminated`; the built-in tasks never do). Reset then.
 
     ## Arguments
 
@@ -212,7 +212,13 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         if u is None:  # not a finite float array of the right shape: validate (and raise) slowly
             u = validate_action(action, self._action_shape, self._device, self._dtype)
         host = self._finish(self.simulator.step_packed(u), reset=False)
-        return host.observation[0], float(host.reward[0]), False, bool(host.truncated[0]), self._info
+        return (
+            host.observation[0],
+            float(host.reward[0]),
+            bool(host.terminated[0]),
+            bool(host.truncated[0]),
+            self._info,
+        )
 
     def _finish(self, packed: torch.Tensor, *, reset: bool) -> HostStep:
         """Host copy of a packed reset or step output; sets the info (one host copy in all)."""

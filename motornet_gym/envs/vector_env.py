@@ -262,9 +262,11 @@ class MotorVectorEnv(VectorEnv):
                 "reset(options={'reset_mask': mask}) before stepping them again"
             )
         # Nothing is reset in this step (the common case): no episode ended on the last one and, in
-        # SAME_STEP mode, none ends on this one (no task terminates; truncation comes at a known step).
+        # SAME_STEP mode, none can end on this one (the task never terminates, and truncation comes
+        # at a known step).
         if not self._any_done and (
-            mode is not AutoresetMode.SAME_STEP or self._max_elapsed + 1 < self.max_episode_steps
+            mode is not AutoresetMode.SAME_STEP
+            or (not self.simulator.task.can_terminate and self._max_elapsed + 1 < self.max_episode_steps)
         ):
             return self._step_packed(u)
         obs, reward, terminated, truncated, info = self.simulator.step_unchecked(u)
@@ -316,13 +318,14 @@ class MotorVectorEnv(VectorEnv):
         packed = sim.step_packed(u)  # (before reading the layout: the first step fixes it)
         host = to_host(sim.layout, packed)
         obs_np, reward, truncated = host.observation, host.reward.astype(np.float64), host.truncated
+        terminated = host.terminated
         self._elapsed += 1
         self._max_elapsed += 1
         if self._cap_steps:
             truncated |= to_numpy(self._elapsed >= self.max_episode_steps)
-        terminated = np.zeros(self.num_envs, dtype=bool)
-        self._any_done = bool(truncated.any())
-        self._done = torch.from_numpy(truncated.copy()).to(self._device)
+        done = terminated | truncated
+        self._any_done = bool(done.any())
+        self._done = torch.from_numpy(done).to(self._device)
         info_np = packed_batch_info(sim.layout, host.rows)
         check_finite(obs_np, info_np["step"])
         self._render_step(info_np, None)

@@ -1,4 +1,7 @@
-"""Tasks: goals, loads (force fields, perturbations), observation cues and the one cost (torch only).
+"""Tasks: episode state, goals, loads, observation cues, termination and the cost (torch only).
+
+Subclass :class:`Task` for your own experiment (``docs/extending.md``); :mod:`.contract` says
+what the engine checks of a task.
 
 * :class:`Reach`: random start and target, uniform in joint space (MotorNet RandomTargetReach).
 * :class:`CentreOut`: centre posture, 10 cm targets, go cue, catch trials; 8-target eval suite.
@@ -6,7 +9,7 @@
 * :class:`Perturbation`: centre-out and posture under transient endpoint pulses and constant loads.
 """
 
-from .base import NEVER, LoadState, Task, TaskConfig, TaskState
+from .base import NEVER, LoadedTaskState, LoadState, Task, TaskConfig, TaskState, tree_map
 from .centre_out import CentreOut, CentreOutConfig
 from .force_field import ForceField, ForceFieldConfig
 from .perturbation import Perturbation, PerturbationConfig
@@ -19,6 +22,7 @@ __all__ = [
     "ForceField",
     "ForceFieldConfig",
     "LoadState",
+    "LoadedTaskState",
     "Perturbation",
     "PerturbationConfig",
     "Reach",
@@ -26,4 +30,5 @@ __all__ = [
     "Task",
     "TaskConfig",
     "TaskState",
+    "tree_map",
 ]

@@ -1,9 +1,11 @@
-"""Task base class: initial states, goals, loads, observation cues and the one cost function.
+"""Task base class: episode state, goals, loads, observation cues, termination and the cost.
 
 A task holds constants only (an :class:`torch.nn.Module` whose buffers follow ``.to(device,
-dtype)``); everything that changes within an episode lives in the immutable :class:`TaskState`.
-The engine calls, in this order, ``sample_initial`` at reset, then at every step ``loads`` (before
-the effector moves), ``cost`` (on the new state) and ``observation_extras``.
+dtype)``); everything about one episode lives in its immutable episode state (:class:`TaskState`,
+or the task's own NamedTuple type), which the task may update every step. The engine calls, in
+this order, :meth:`Task.sample_initial` at reset, then at every step :meth:`Task.loads` (before
+the effector moves), :meth:`Task.update`, :meth:`Task.cost` and :meth:`Task.terminated` (on the
+new state), and :meth:`Task.observation_extras` and :meth:`Task.observe` (the observation).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ NEVER = 2**62
 
 
 class LoadState(NamedTuple):
-    """Per-episode parameters of the external loads (zeros where a task does not use them).
+    """Per-episode parameters of the external loads (of the tasks that apply loads).
 
     Attributes:
         background: ``(B, 2)`` N, constant endpoint force over the whole episode.
@@ -43,7 +45,11 @@ class LoadState(NamedTuple):
 
 
 class TaskState(NamedTuple):
-    """Everything about one episode that the task draws at reset (constant during the episode).
+    """The episode state of the built-in tasks without loads (drawn at reset).
+
+    A task's own state type is any NamedTuple with these fields first, then its own (batch-first
+    tensors or NamedTuples of them), e.g. ``class JumpState(NamedTuple): joint_pos: Tensor; start:
+    Tensor; target: Tensor; go_step: Tensor; catch: Tensor; jumped: Tensor``.
 
     Attributes:
         joint_pos: ``(B, D)`` rad (m for the point mass), initial joint configuration.
@@ -51,6 +57,20 @@ class TaskState(NamedTuple):
         target: ``(B, 2)`` m, target shown to the policy (the desired position after the go cue).
         go_step: ``(B,)`` int64, step from which the go cue is on (``NEVER`` on catch trials).
         catch: ``(B,)`` bool, catch trial: the target is shown but the go cue never comes.
+    """
+
+    joint_pos: torch.Tensor
+    start: torch.Tensor
+    target: torch.Tensor
+    go_step: torch.Tensor
+    catch: torch.Tensor
+
+
+class LoadedTaskState(NamedTuple):
+    """:class:`TaskState` plus the episode's loads (the force-field and perturbation tasks).
+
+    Attributes:
+        joint_pos, start, target, go_step, catch: As in :class:`TaskState`.
         load: :class:`LoadState`.
     """
 
@@ -117,11 +137,29 @@ def check_fraction(name: str, value: Any) -> float:
 
 
 class Task(nn.Module):
-    """Base class of the tasks: goals, loads, observation cues and cost of an effector.
+    """Base class of the tasks: episode state, goals, loads, cues, termination and cost.
 
     Subclasses set ``config_class``, ``has_go_cue``, ``target_relative`` (targets are drawn
     relative to the start, so a ``joint_pos`` reset option moves them along) and implement
-    :meth:`_sample_train` and :meth:`_sample_eval`; they may override :meth:`loads`.
+    :meth:`sample_train` and :meth:`sample_eval`; they may override the per-step hooks
+    :meth:`loads`, :meth:`update`, :meth:`cost`, :meth:`terminated`, :meth:`desired_position`,
+    :meth:`observation_extras` and :meth:`observe`. ``docs/extending.md`` walks through a task.
+
+    **Rules that keep a task compilable** (the per-step hooks run inside one compiled graph):
+
+    1. No Python ``if``/``while`` on tensor values: select with ``torch.where`` (or arithmetic on
+       masks); branch only on constants (config values, shapes).
+    2. No host synchronisation: no ``.item()``, ``.tolist()``, ``bool(t)``, ``int(t)``, printing
+       tensors or ``.cpu()`` of state tensors.
+    3. Pure functions of their arguments: never write ``self`` or a buffer in a hook; everything
+       that changes lives in the episode state that :meth:`update` returns.
+    4. Fixed shapes: every state field stays batch first with the shape and dtype it had at reset;
+       cues keep their sizes (they are read once, on a probe episode).
+
+    The per-step hooks get the whole batch; ``step`` is the ``(B,)`` int64 step counter. Breaking
+    rules 1-2 under ``compile=True`` raises an error that names them; ``compile="auto"`` warns once
+    and stays eager. Breaking rule 4 or returning the wrong type fails when the simulator is built
+    (a probe episode is checked, see :mod:`motornet_gym.tasks.contract`).
 
     Args:
         effector: The effector the task is defined for (read for its bounds, kinematics, ``dt``
@@ -164,6 +202,11 @@ class Task(nn.Module):
         self.eval_size = 1
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def can_terminate(self) -> bool:
+        """Whether the task overrides :meth:`terminated` (front ends skip checks for those that don't)."""
+        return type(self).terminated is not Task.terminated
+
     @property
     def _ref(self) -> torch.Tensor:
         return self.pos_lower_bound
@@ -242,11 +285,11 @@ class Task(nn.Module):
                     f"batch_size must be a multiple of the evaluation suite size "
                     f"{self.eval_size} for options['suite']='eval'; got {batch_size}"
                 )
-            one = self._sample_eval()
+            one = self.sample_eval()
             reps = batch_size // self.eval_size
-            ts = _map(lambda t: t.repeat((reps,) + (1,) * (t.dim() - 1)), one)
+            ts = tree_map(lambda t: t.repeat((reps,) + (1,) * (t.dim() - 1)), one)
         else:
-            ts = self._sample_train(batch_size, generator)
+            ts = self.sample_train(batch_size, generator)
         return self._apply_overrides(ts, options, batch_size)
 
     def _apply_overrides(self, ts: TaskState, options: Mapping[str, Any], batch_size: int) -> TaskState:
@@ -280,11 +323,18 @@ class Task(nn.Module):
             ts = ts._replace(go_step=go, catch=torch.zeros_like(ts.catch))
         return ts
 
-    def _sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
-        raise NotImplementedError
+    def sample_train(self, batch_size: int, generator: torch.Generator) -> Any:
+        """Episode states ``(B, ...)`` of ``batch_size`` training episodes, drawn from ``generator``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement sample_train")
 
-    def _sample_eval(self) -> TaskState:
-        raise NotImplementedError
+    def sample_eval(self) -> Any:
+        """The :attr:`eval_size` episode states of the fixed evaluation suite (deterministic)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement sample_eval")
+
+    @staticmethod
+    def with_loads(task_state: TaskState, load: LoadState) -> LoadedTaskState:
+        """``task_state``'s fields plus ``load``."""
+        return LoadedTaskState(**task_state._asdict(), load=load)
 
     # ------------------------------------------------------------------ per step
     def loads(
@@ -298,9 +348,46 @@ class Task(nn.Module):
             step: ``(B,)`` int64, index of the coming step (0 for the first).
 
         Returns:
-            ``endpoint_load`` ``(B, 2)`` N and ``joint_load`` ``(B, D)`` N m or ``None``.
+            ``endpoint_load`` ``(B, 2)`` N and ``joint_load`` ``(B, D)`` N m or ``None``. The base
+            task applies none.
         """
-        return task_state.load.background, None
+        return effector_state.fingertip_pos.new_zeros(effector_state.fingertip_pos.shape), None
+
+    def update(self, task_state: Any, effector_state: EffectorState, step: torch.Tensor) -> Any:
+        """The episode state after a step (called after the effector moved, before :meth:`cost`).
+
+        Override to keep episode state that changes: a target that jumps when the hand crosses a
+        line, a flag set on contact. Return the same NamedTuple type, every field with the shape
+        and dtype it had (use ``task_state._replace(...)`` and ``torch.where``).
+
+        Args:
+            task_state: The episode state before the step.
+            effector_state: State after the step.
+            step: ``(B,)`` int64 step counter after the step.
+        """
+        return task_state
+
+    def terminated(self, task_state: Any, effector_state: EffectorState, step: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` bool: the episode reached a terminal state with this step (none by default).
+
+        Gymnasium's ``terminated`` (the MDP ended: an obstacle hit, a target reached and held);
+        running out of time is ``truncated`` and handled by the engine. The cost of the terminating
+        step counts; the rollout masks later ones and the vector envs reset the episode.
+        """
+        return torch.zeros(step.shape, dtype=torch.bool, device=step.device)
+
+    def observe(
+        self, task_state: Any, parts: Mapping[str, torch.Tensor], step: torch.Tensor
+    ) -> Mapping[str, torch.Tensor]:
+        """Transform the sensory channels before noise is added (identity by default).
+
+        ``parts`` holds ``vision`` ``(B, 2)`` m (the fingertip as seen), ``proprioception_length``
+        and ``proprioception_velocity`` ``(B, M)``, and ``action_history`` ``(B, H M)`` when on;
+        return the same keys and shapes (e.g. a rotated cursor: rotate ``vision`` about the start).
+        It is applied to the delayed channels of the observation and to the undelayed clean parts
+        in the info (``obs_parts``).
+        """
+        return parts
 
     def desired_position(self, task_state: TaskState, step: torch.Tensor) -> torch.Tensor:
         """Desired fingertip position ``(B, 2)`` m: the start before the go cue, the target after."""
@@ -344,28 +431,25 @@ class Task(nn.Module):
         assert total is not None
         return total
 
-    def observation_extras(
-        self, task_state: TaskState, step: torch.Tensor
-    ) -> tuple[tuple[str, torch.Tensor], ...]:
-        """Task cues of the observation, in order.
+    def observation_extras(self, task_state: Any, step: torch.Tensor) -> tuple[tuple[str, torch.Tensor], ...]:
+        """Task cues of the observation, in order: ``(name, (B, n) tensor)`` pairs.
 
         ``target`` ``(B, 2)`` m and, for tasks with a go cue, ``go_cue`` ``(B, 1)`` (0 before the go
-        cue, 1 from ``go_step`` on). Cues are shown without delay or noise by default.
+        cue, 1 from ``go_step`` on). Cues are shown without delay or noise by default. The engine
+        reads the names and sizes off this method on a probe episode (the layout is declared here
+        only).
         """
         if not self.has_go_cue:
             return (("target", task_state.target),)
         go = (step >= task_state.go_step).to(task_state.target.dtype)[:, None]
         return (("target", task_state.target), ("go_cue", go))
 
-    def observation_extra_parts(self) -> tuple[tuple[str, int], ...]:
-        """Names and sizes of :meth:`observation_extras`."""
-        return (("target", 2), ("go_cue", 1)) if self.has_go_cue else (("target", 2),)
 
-
-def _map(fn, tree):
+def tree_map(fn: Any, tree: Any) -> Any:
+    """``fn`` applied to every tensor of a (nested) NamedTuple, fields matched by name."""
     if isinstance(tree, torch.Tensor):
         return fn(tree)
-    return type(tree)(*(_map(fn, t) for t in tree))
+    return type(tree)(**{k: tree_map(fn, v) for k, v in tree._asdict().items()})
 
 
 def _batch_option(name: str, value: Any, width: int, batch_size: int, ref: torch.Tensor) -> torch.Tensor:

@@ -94,7 +94,8 @@ class CentreOut(Task):
         self.go_low = self.steps(cfg.go_cue_range[0], "go_cue_range[0]")
         self.go_high = self.steps(cfg.go_cue_range[1], "go_cue_range[1]")
 
-    def _sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
+    def sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
+        """Training episodes: see :meth:`Task.sample_train`."""
         ref = self._ref
         kw = {"generator": generator, "dtype": ref.dtype, "device": ref.device}
         angle = 2 * math.pi * torch.rand(batch_size, **kw)
@@ -104,7 +105,9 @@ class CentreOut(Task):
         catch = torch.rand(batch_size, **kw) < self.config.catch_trial_fraction
         return self._state(angle, go, catch)
 
-    def _sample_eval(self) -> TaskState:
+    def sample_eval(self) -> TaskState:
+        """The evaluation suite: see :meth:`Task.sample_eval`."""
+        """Training episodes: see :meth:`Task.sample_train`."""
         ref = self._ref
         n = self.config.n_targets
         angle = 2 * math.pi * torch.arange(n, dtype=ref.dtype, device=ref.device) / n
@@ -123,5 +126,4 @@ class CentreOut(Task):
             target=start + self.config.reach_distance * direction,
             go_step=go_step,
             catch=catch,
-            load=self.no_loads(b),
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ..dynamics import Effector, EffectorState
-from .base import TaskState, check_fraction, check_non_negative
+from .base import LoadedTaskState, TaskState, check_fraction, check_non_negative, tree_map
 from .centre_out import CentreOut, CentreOutConfig
 
 _DIRECTIONS = ("cw", "ccw")
@@ -91,28 +91,31 @@ class ForceField(CentreOut):
         self.register_buffer("field_matrix", field)
         self.eval_size = 2 * cfg.n_targets
 
-    def _with_field(self, ts: TaskState, channel: torch.Tensor) -> TaskState:
+    def _with_field(self, ts: TaskState, channel: torch.Tensor) -> LoadedTaskState:
         b = channel.shape[0]
-        load = ts.load._replace(
+        load = self.no_loads(b)._replace(
             field=self.field_matrix.to(self._ref).expand(b, 2, 2).clone(), channel=channel
         )
-        return ts._replace(load=load)
+        return self.with_loads(ts, load)
 
-    def _sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
-        ts = super()._sample_train(batch_size, generator)
+    def sample_train(self, batch_size: int, generator: torch.Generator) -> LoadedTaskState:
+        """Training episodes: see :meth:`Task.sample_train`."""
+        ts = super().sample_train(batch_size, generator)
         ref = self._ref
         u = torch.rand(batch_size, generator=generator, dtype=ref.dtype, device=ref.device)
         return self._with_field(ts, u < self.config.channel_trial_fraction)
 
-    def _sample_eval(self) -> TaskState:
-        one = super()._sample_eval()
+    def sample_eval(self) -> LoadedTaskState:
+        """The evaluation suite: see :meth:`Task.sample_eval`."""
+        """Training episodes: see :meth:`Task.sample_train`."""
+        one = super().sample_eval()
         n = self.config.n_targets
-        two = TaskState(*(torch.cat([t, t]) for t in one[:-1]), load=self.no_loads(2 * n))
+        two = tree_map(lambda t: torch.cat([t, t]), one)
         channel = torch.arange(2 * n, device=self._ref.device) >= n
         return self._with_field(two, channel)
 
     def loads(
-        self, task_state: TaskState, effector_state: EffectorState, step: torch.Tensor
+        self, task_state: LoadedTaskState, effector_state: EffectorState, step: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``B v`` in the field, the channel force on channel trials, plus the background load."""
         ld = task_state.load

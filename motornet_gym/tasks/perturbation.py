@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ..dynamics import Effector, EffectorState
-from .base import TaskState, check_fraction, check_non_negative, check_range
+from .base import LoadedTaskState, check_fraction, check_non_negative, check_range
 from .centre_out import CentreOut, CentreOutConfig
 
 _SIDES = ("left", "right")
@@ -96,8 +96,9 @@ class Perturbation(CentreOut):
         self.eval_delay_steps = self.steps(cfg.eval_pulse_delay, "eval_pulse_delay")
         self.eval_duration_steps = self.steps(cfg.eval_pulse_duration, "eval_pulse_duration")
 
-    def _sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
-        ts = super()._sample_train(batch_size, generator)
+    def sample_train(self, batch_size: int, generator: torch.Generator) -> LoadedTaskState:
+        """Training episodes: see :meth:`Task.sample_train`."""
+        ts = super().sample_train(batch_size, generator)
         ref = self._ref
         cfg = self.config
         kw = {"generator": generator, "dtype": ref.dtype, "device": ref.device}
@@ -118,27 +119,29 @@ class Perturbation(CentreOut):
         duration = torch.randint(
             self.duration_steps[0], self.duration_steps[1] + 1, (batch_size,), generator=generator, device=dev
         )
-        load = ts.load._replace(
+        load = self.no_loads(batch_size)._replace(
             background=background, pulse=pulse, pulse_onset=onset, pulse_offset=onset + duration
         )
-        return ts._replace(load=load)
+        return self.with_loads(ts, load)
 
-    def _sample_eval(self) -> TaskState:
-        ts = super()._sample_eval()
+    def sample_eval(self) -> LoadedTaskState:
+        """The evaluation suite: see :meth:`Task.sample_eval`."""
+        """Training episodes: see :meth:`Task.sample_train`."""
+        ts = super().sample_eval()
         cfg = self.config
         direction = ts.target - ts.start
         direction = direction / torch.sqrt((direction * direction).sum(-1, keepdim=True))
         sign = 1.0 if cfg.eval_pulse_side == "left" else -1.0
         orth = sign * torch.stack([-direction[:, 1], direction[:, 0]], dim=-1)
         onset = ts.go_step + self.eval_delay_steps
-        load = ts.load._replace(
+        load = self.no_loads(ts.target.shape[0])._replace(
             pulse=cfg.eval_pulse_magnitude * orth,
             pulse_onset=onset,
             pulse_offset=onset + self.eval_duration_steps,
         )
-        return ts._replace(load=load)
+        return self.with_loads(ts, load)
 
-    def _apply_overrides(self, ts: TaskState, options, batch_size: int) -> TaskState:
+    def _apply_overrides(self, ts: LoadedTaskState, options, batch_size: int) -> LoadedTaskState:
         """As :meth:`Task._apply_overrides`, keeping the evaluation pulse timed from the go cue.
 
         In the evaluation suite a new ``go_time`` moves the pulse with the cue; training pulses have
@@ -153,7 +156,7 @@ class Perturbation(CentreOut):
         return new
 
     def loads(
-        self, task_state: TaskState, effector_state: EffectorState, step: torch.Tensor
+        self, task_state: LoadedTaskState, effector_state: EffectorState, step: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Background load plus the pulse while ``pulse_onset <= step < pulse_offset``."""
         ld = task_state.load

@@ -49,12 +49,15 @@ class Reach(Task):
         super().__init__(effector, config)
         self.eval_size = self.config.eval_size
 
-    def _sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
+    def sample_train(self, batch_size: int, generator: torch.Generator) -> TaskState:
+        """Training episodes: see :meth:`Task.sample_train`."""
         q0 = self.uniform_joint_pos(batch_size, generator)
         q1 = self.uniform_joint_pos(batch_size, generator)
         return self._state(q0, q1)
 
-    def _sample_eval(self) -> TaskState:
+    def sample_eval(self) -> TaskState:
+        """The evaluation suite: see :meth:`Task.sample_eval`."""
+        """Training episodes: see :meth:`Task.sample_train`."""
         gen = torch.Generator(device="cpu").manual_seed(self.config.eval_seed)
         lb, ub = self.pos_lower_bound.cpu(), self.pos_upper_bound.cpu()
         u = torch.rand(2, self.eval_size, self.dof, generator=gen, dtype=torch.float64)
@@ -70,5 +73,4 @@ class Reach(Task):
             target=tips[b:],
             go_step=torch.zeros(b, dtype=torch.int64, device=q0.device),
             catch=torch.zeros(b, dtype=torch.bool, device=q0.device),
-            load=self.no_loads(b),
         )

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from .dynamics import Effector, EffectorState
+from ..dynamics import Effector, EffectorState
 
 __all__ = [
     "PARALLEL_MIN_BATCH",

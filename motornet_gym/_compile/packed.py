@@ -21,14 +21,15 @@ import torch
 __all__ = ["OUTPUTS", "Column", "Layout", "StatePacker", "entries_of"]
 
 #: The packed columns that are step outputs rather than info entries (they come first).
-OUTPUTS = ("observation", "reward", "truncated")
+OUTPUTS = ("observation", "reward", "terminated", "truncated")
 
 
 class Column(NamedTuple):
     """Where one output lives in the packed tensor.
 
     Attributes:
-        key: Top-level name (``"observation"``, ``"reward"``, ``"truncated"`` or an info key).
+        key: Top-level name (``"observation"``, ``"reward"``, ``"terminated"``, ``"truncated"``) or
+            an info key.
         sub: Name inside a nested info dict (``cost_terms``, ``obs_parts``), else ``None``.
         start: First column.
         stop: One past the last column.

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from .tasks import Task, TaskState
+from ..tasks import Task, TaskState
 
-__all__ = ["check_seed", "sample_task"]
+__all__ = ["cat_rows", "check_seed", "sample_task", "where_rows"]
 
 
 def _is_seed(value: Any) -> bool:
@@ -91,3 +91,20 @@ def _rows(tree: Any, k: int, batch_size: int) -> Any:
     if isinstance(tree, torch.Tensor):
         return tree[k : k + 1].expand(batch_size, *tree.shape[1:]).clone()
     return type(tree)(*(_rows(t, k, batch_size) for t in tree))
+
+
+def where_rows(mask: torch.Tensor, new: Any, old: Any) -> Any:
+    """Select ``new`` where ``mask`` ``(B,)`` is True, ``old`` elsewhere, over nested NamedTuples."""
+    if isinstance(new, torch.Tensor):
+        return torch.where(mask.view((-1,) + (1,) * (new.dim() - 1)), new, old)
+    return type(new)(**{k: where_rows(mask, n, getattr(old, k)) for k, n in new._asdict().items()})
+
+
+def cat_rows(trees: list[Any]) -> Any:
+    """Concatenate NamedTuples of ``(1, ...)`` tensors (or ``None`` leaves) along the batch."""
+    first = trees[0]
+    if first is None:
+        return None
+    if isinstance(first, torch.Tensor):
+        return torch.cat(trees)
+    return type(first)(**{k: cat_rows([getattr(t, k) for t in trees]) for k in first._fields})

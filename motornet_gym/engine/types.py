@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
-from .dynamics import EffectorState
+from ..dynamics import EffectorState
 from .sensory import SensoryConfig
-from .tasks import TaskState
 
 __all__ = ["Noise", "SimState", "SimulatorConfig", "StepOutput"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class SimulatorConfig(SensoryConfig):
-    """Episode length plus the sensory configuration (see :class:`~motornet_gym.sensory.SensoryConfig`).
+    """Episode length plus the sensory configuration (see :class:`~motornet_gym.engine.SensoryConfig`).
 
     Attributes:
         episode_duration: s, > 0, a multiple of ``dt`` (1 s, as MotorNet's ``max_ep_duration``).
@@ -37,7 +36,7 @@ class SimState(NamedTuple):
 
     Attributes:
         effector: :class:`~motornet_gym.dynamics.EffectorState`.
-        task: :class:`~motornet_gym.tasks.TaskState`.
+        task: The task's episode state (:class:`~motornet_gym.tasks.TaskState` or the task's own type).
         vision: ``(B, Kv + 1, 2)`` m, clean fingertip readings, oldest first (``Kv`` delay steps).
         proprioception_length: ``(B, Kp + 1, M)`` fibre length / optimal fibre length, oldest first.
         proprioception_velocity: ``(B, Kp + 1, M)`` fibre velocity / vmax, oldest first.
@@ -47,7 +46,7 @@ class SimState(NamedTuple):
     """
 
     effector: EffectorState
-    task: TaskState
+    task: Any
     vision: torch.Tensor
     proprioception_length: torch.Tensor
     proprioception_velocity: torch.Tensor
@@ -78,6 +77,7 @@ class StepOutput(NamedTuple):
         endpoint_load: ``(B, 2)`` N applied during the step.
         clean_parts: name -> ``(B, n)`` noise-free, undelayed observation parts.
         desired_pos: ``(B, 2)`` m, where the task wants the fingertip after the step.
+        terminated: ``(B,)`` bool, the task ended the episode with this step.
         truncated: ``(B,)`` bool, the step counter has reached ``max_steps``.
     """
 
@@ -87,4 +87,5 @@ class StepOutput(NamedTuple):
     endpoint_load: torch.Tensor
     clean_parts: dict[str, torch.Tensor]
     desired_pos: torch.Tensor
+    terminated: torch.Tensor
     truncated: torch.Tensor
