@@ -34,6 +34,33 @@ def _per_link(name: str, values: Sequence[float], n: int) -> tuple[float, ...]:
     return tuple(check_positive(f"{name}[{i}]", v) for i, v in enumerate(vals))
 
 
+#: Up to this many links the mass matrix is solved by an unrolled Cholesky factorisation (elementwise
+#: operations that inductor fuses; its linalg kernels fall back to an unfused proxy executor).
+UNROLLED_SOLVE_MAX_LINKS = 4
+
+
+def _solve_spd(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Solve ``a x = b`` for symmetric positive definite ``a`` ``(B, n, n)`` and ``b`` ``(B, n)``."""
+    n = a.shape[-1]
+    if n > UNROLLED_SOLVE_MAX_LINKS:
+        return torch.linalg.solve(a, b)
+    low: list[list[torch.Tensor]] = [[] for _ in range(n)]  # low[i][k], k <= i: Cholesky factor
+    for j in range(n):
+        diag = torch.sqrt(a[:, j, j] - sum((low[j][k] ** 2 for k in range(j)), torch.zeros_like(b[:, 0])))
+        low[j].append(diag)
+        for i in range(j + 1, n):
+            dot = sum((low[i][k] * low[j][k] for k in range(j)), torch.zeros_like(b[:, 0]))
+            low[i].append((a[:, i, j] - dot) / diag)
+    y: list[torch.Tensor] = []
+    for i in range(n):
+        y.append((b[:, i] - sum((low[i][k] * y[k] for k in range(i)), torch.zeros_like(b[:, 0]))) / low[i][i])
+    x: list[torch.Tensor] = [torch.zeros_like(b[:, 0])] * n
+    for i in reversed(range(n)):
+        acc = sum((low[k][i] * x[k] for k in range(i + 1, n)), torch.zeros_like(b[:, 0]))
+        x[i] = (y[i] - acc) / low[i][i]
+    return torch.stack(x, dim=-1)
+
+
 class NLinkArm(Skeleton):
     """Planar arm of ``n`` links joined by revolute joints; the first joint is at the origin.
 
@@ -161,7 +188,7 @@ class NLinkArm(Skeleton):
         q_endpoint = ln * (-torch.sin(theta) * fx + torch.cos(theta) * fy)  # J_theta^T F, (B, n)
         rhs_abs = q_endpoint - centripetal
         rhs = generalised_force - self.viscosity * joint_vel + (rhs_abs[:, None, :] @ s)[:, 0]
-        return torch.linalg.solve(s.T @ m_abs @ s, rhs)
+        return _solve_spd(s.T @ m_abs @ s, rhs)
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"n_links={self.n_links}, lengths={self.lengths}"
