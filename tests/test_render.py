@@ -122,3 +122,25 @@ def test_renderer_draws_every_link_of_the_three_joint_arm():
         act = np.zeros(8)
         act[m] = 1.0
         assert _changed(frame, renderer.draw(base._replace(activation=act))) > 5, m
+
+
+ARM3 = "rendertest/Arm3Reach-v0"
+
+
+def test_a_registered_three_joint_arm_renders_through_gym_make():
+    import motornet_gym as mg
+    from motornet_gym.tasks import Reach
+
+    if ARM3 not in gym.registry:
+        mg.register(ARM3, effector=presets.arm3, task=Reach, episode_duration=0.3)
+    env = gym.make(ARM3, render_mode="rgb_array", render_size=160)
+    env.reset(seed=0)
+    first = env.render()
+    assert first.shape == (160, 160, 3) and first.dtype == np.uint8
+    assert env.action_space.shape == (8,)
+    a = np.zeros(8, np.float32)
+    a[[0, 4, 6]] = 1.0  # shoulder, elbow and wrist flexors on
+    for _ in range(20):
+        env.step(a)
+    assert _changed(first, env.render()) > 200
+    env.close()
