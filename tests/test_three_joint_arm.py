@@ -255,3 +255,18 @@ def test_built_in_muscles_carry_an_empty_extra_state():
     eff = presets.arm26(dtype=F64)
     s = eff.step(eff.initial_state(torch.tensor([[0.7, 1.2]], dtype=F64)), torch.full((1, 6), 0.3, dtype=F64))
     assert eff.muscle.extra_state_names == () and s.muscle.extra.shape == (1, 6, 0)
+
+
+# ---------------------------------------------------------------------- the example
+def test_the_three_joint_arm_example_runs_quick(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # headless GIF rendering
+    pytest.importorskip("stable_baselines3")
+    pytest.importorskip("PIL")
+    from examples import three_joint_arm
+
+    three_joint_arm.main(["--quick", "--out-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "backprop: 15 batches" in out and "ppo: " in out
+    assert (tmp_path / "backprop" / "policy.pt").is_file()
+    gif = tmp_path / "reach.gif"
+    assert gif.is_file() and gif.stat().st_size > 1000

@@ -20,15 +20,12 @@ the excitation and loads held constant. They operate on the effector's continuou
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import torch
 
 from ._validation import check_choice
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .effector import Effector
-    from .state import EffectorState
+from .state import EffectorState
 
 
 class ContinuousState(NamedTuple):
@@ -49,12 +46,30 @@ class ContinuousState(NamedTuple):
     extra: torch.Tensor
 
 
+class Integrable(Protocol):
+    """What an integrator needs of an effector (:class:`~motornet_gym.dynamics.effector.Effector`)."""
+
+    def continuous(self, s: EffectorState) -> ContinuousState: ...  # noqa: D102
+
+    def derivative(  # noqa: D102
+        self,
+        s: EffectorState,
+        excitation: torch.Tensor,
+        endpoint_load: torch.Tensor,
+        joint_load: torch.Tensor,
+    ) -> ContinuousState: ...
+
+    def apply_limits(self, x: ContinuousState) -> ContinuousState: ...  # noqa: D102
+
+    def assemble(self, x: ContinuousState, muscle_geometry=None) -> EffectorState: ...  # noqa: D102
+
+
 def _axpy(x: ContinuousState, h: float, k: ContinuousState) -> ContinuousState:
     return ContinuousState(*(xi + h * ki for xi, ki in zip(x, k, strict=True)))
 
 
 def euler_step(
-    eff: Effector,
+    eff: Integrable,
     s: EffectorState,
     u: torch.Tensor,
     endpoint_load: torch.Tensor,
@@ -71,7 +86,7 @@ def euler_step(
 
 
 def rk4_step(
-    eff: Effector,
+    eff: Integrable,
     s: EffectorState,
     u: torch.Tensor,
     endpoint_load: torch.Tensor,
