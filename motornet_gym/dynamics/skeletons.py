@@ -61,7 +61,9 @@ class Skeleton(nn.Module):
             order, the last point being the fingertip. A skeleton without links (a point mass)
             returns ``K = 0``: the single point where it is.
         """
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement segments(joint_pos) -> (B, K + 1, 2) to be drawn"
+        )
 
     def point_kinematics(
         self, joint_pos: torch.Tensor, body: torch.Tensor, coords: torch.Tensor
