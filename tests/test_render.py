@@ -131,16 +131,19 @@ def test_a_registered_three_joint_arm_renders_through_gym_make():
     import motornet_gym as mg
     from motornet_gym.tasks import Reach
 
-    if ARM3 not in gym.registry:
-        mg.register(ARM3, effector=presets.arm3, task=Reach, episode_duration=0.3)
-    env = gym.make(ARM3, render_mode="rgb_array", render_size=160)
-    env.reset(seed=0)
-    first = env.render()
-    assert first.shape == (160, 160, 3) and first.dtype == np.uint8
-    assert env.action_space.shape == (8,)
-    a = np.zeros(8, np.float32)
-    a[[0, 4, 6]] = 1.0  # shoulder, elbow and wrist flexors on
-    for _ in range(20):
-        env.step(a)
-    assert _changed(first, env.render()) > 200
-    env.close()
+    mg.register(ARM3, effector=presets.arm3, task=Reach, episode_duration=0.3)
+    try:
+        env = gym.make(ARM3, render_mode="rgb_array", render_size=160)
+        env.reset(seed=0)
+        first = env.render()
+        assert first.shape == (160, 160, 3) and first.dtype == np.uint8
+        assert env.action_space.shape == (8,)
+        a = np.zeros(8, np.float32)
+        a[[0, 4, 6]] = 1.0  # shoulder, elbow and wrist flexors on
+        for _ in range(20):
+            env.step(a)
+        assert _changed(first, env.render()) > 200
+        env.close()
+    finally:  # leave the registries as other tests expect them
+        mg.registry.remove_spec(ARM3)
+        del gym.registry[ARM3]

@@ -262,9 +262,18 @@ def test_the_three_joint_arm_example_runs_quick(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # headless GIF rendering
     pytest.importorskip("stable_baselines3")
     pytest.importorskip("PIL")
+    import gymnasium as gym
+
+    import motornet_gym as mg
     from examples import three_joint_arm
 
-    three_joint_arm.main(["--quick", "--out-dir", str(tmp_path)])
+    assert three_joint_arm.ENV_ID not in gym.registry
+    try:
+        three_joint_arm.main(["--quick", "--out-dir", str(tmp_path)])
+    finally:  # leave the registries as other tests expect them
+        if three_joint_arm.ENV_ID in gym.registry:
+            mg.registry.remove_spec(three_joint_arm.ENV_ID)
+            del gym.registry[three_joint_arm.ENV_ID]
     out = capsys.readouterr().out
     assert "backprop: 15 batches" in out and "ppo: " in out
     assert (tmp_path / "backprop" / "policy.pt").is_file()
