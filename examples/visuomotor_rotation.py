@@ -117,11 +117,11 @@ def main(argv: list[str] | None = None) -> dict:
     base_n, adapt_n = (3, 3) if args.quick else (1000, 300)
     batch, hidden = (16, 32) if args.quick else (64, 128)
     torch.manual_seed(args.seed)
-    compile_ = False if args.quick else "auto"
-    normal = mg.make_simulator(ENV_ID, batch_size=batch, compile=compile_, **NOISE)
-    rotated = mg.make_simulator(ENV_ID, batch_size=batch, compile=compile_, rotation_deg=30.0, **NOISE)
-    eval_normal = mg.make_simulator(ENV_ID, batch_size=8, **NOISE)
-    eval_rotated = mg.make_simulator(ENV_ID, batch_size=8, rotation_deg=30.0, **NOISE)
+    kw = {**NOISE, "compile": False, "episode_duration": 0.5} if args.quick else {**NOISE, "compile": "auto"}
+    normal = mg.make_simulator(ENV_ID, batch_size=batch, **kw)
+    rotated = mg.make_simulator(ENV_ID, batch_size=batch, rotation_deg=30.0, **kw)
+    eval_normal = mg.make_simulator(ENV_ID, batch_size=8, **kw)
+    eval_rotated = mg.make_simulator(ENV_ID, batch_size=8, rotation_deg=30.0, **kw)
     policy = mg.policies.GRUPolicy(normal.observation_size, normal.action_size, hidden, hidden_noise=0.01)
     run(normal, policy, torch.optim.Adam(policy.parameters(), lr=1e-3), base_n, 10_000 * args.seed)
     before = direction_error_deg(eval_normal, policy)

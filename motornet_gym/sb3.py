@@ -23,14 +23,14 @@ import numpy as np
 import torch
 
 from .envs._common import (
+    HostStep,
     TrailBuffer,
     action_space,
     check_finite,
     frame_from_info,
+    host_step,
     info_to_numpy,
     observation_space,
-    packed_batch_info,
-    to_host,
     to_numpy,
     validate_action,
 )
@@ -160,8 +160,8 @@ def _vec_env_class() -> type:
                 raise ValueError(f"render_envs must be indices in [0, {n_envs}); got {render_envs}")
             self._device, self._dtype = torch.device(sim.device), sim.dtype
             self._actions: torch.Tensor | None = None
-            # The last reset's info (tensors) or step's packed rows (numpy), converted on demand.
-            self._info_t: dict[str, Any] | np.ndarray | None = None
+            # The last reset's info (tensors) or step's host copy, converted on demand.
+            self._info_t: dict[str, Any] | HostStep | None = None
             self._trails = TrailBuffer(self.render_envs)
             self._renderer: LimbRenderer | None = None
             super().__init__(n_envs, observation_space(sim.observation_size), action_space(sim.action_size))
@@ -211,16 +211,14 @@ def _vec_env_class() -> type:
             # terminates it or the step counter reaches max_steps; SB3's "TimeLimit.truncated" is
             # True only for the latter (so value bootstrapping happens on truncation alone).
             sim = self.simulator
-            packed = sim.step_packed(self._actions)  # (the first step fixes the layout)
-            host = to_host(sim.layout, packed)
+            host = host_step(sim, self._actions)
             self._actions = None
-            self._info_t = rows = host.rows
-            layout, obs_np = sim.layout, host.observation
+            self._info_t = host
+            obs_np = host.observation
             done = host.terminated | host.truncated
-            check_finite(obs_np, rows[:, layout["step"].start])
+            check_finite(obs_np, host.column("step"))
             if self.render_mode is not None:
-                tip = layout["fingertip_pos"]
-                self._trails.append(rows[:, tip.start : tip.stop])
+                self._trails.append(host.column("fingertip_pos"))
             cut = host.truncated & ~host.terminated
             infos: list[dict[str, Any]] = [{"TimeLimit.truncated": bool(t)} for t in cut]
             if done.any():
@@ -246,8 +244,8 @@ def _vec_env_class() -> type:
             return self._info_numpy()
 
         def _info_numpy(self) -> dict[str, Any]:
-            if isinstance(self._info_t, np.ndarray):
-                return packed_batch_info(self.simulator.layout, self._info_t)
+            if isinstance(self._info_t, HostStep):
+                return self._info_t.info_batch()
             return info_to_numpy(self._info_t, self.num_envs)
 
         def close(self) -> None:

@@ -151,13 +151,10 @@ def private_imports(root_name: str, folder: Path) -> list[str]:
             if isinstance(node, ast.Import):
                 mods = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-                mods = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            for m in mods:
-                parts = m.split(".")
-                if parts[0] == root_name and any(
-                    p.startswith("_") and not p.startswith("__") for p in parts[1:]
-                ):
-                    out.append(f"{path}: imports private {m}")
+                mods = [node.module]
+                if not _is_private(root_name, node.module):
+                    mods += [f"{node.module}.{a.name}" for a in node.names]
+            out.extend(f"{path}: imports private {m}" for m in mods if _is_private(root_name, m))
     return out
 
 

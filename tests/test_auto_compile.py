@@ -43,7 +43,9 @@ def test_auto_steps_eagerly_then_compiled_with_the_eager_trajectory(monkeypatch)
     monkeypatch.setattr(compiled_step, "AUTO_COMPILE_STEPS", n)
     compiled_calls = []
     frozen = CompiledStep.step_frozen
-    monkeypatch.setattr(CompiledStep, "step_frozen", lambda c, a: (compiled_calls.append(1), frozen(c, a))[1])
+    monkeypatch.setattr(
+        CompiledStep, "step_frozen", lambda c, *a: (compiled_calls.append(1), frozen(c, *a))[1]
+    )
     kw = {**_kwargs(ARM), **NOISY}
     auto = make_simulator(ARM, batch_size=B, compile="auto", **kw)
     eager = make_simulator(ARM, batch_size=B, compile=False, **kw)

@@ -14,7 +14,7 @@ import torch
 
 from ..tasks import Task, TaskState
 
-__all__ = ["cat_rows", "check_seed", "sample_task", "where_rows"]
+__all__ = ["cat_rows", "check_seed", "sample_rows", "sample_task", "where_rows"]
 
 
 def _is_seed(value: Any) -> bool:
@@ -108,3 +108,20 @@ def cat_rows(trees: list[Any]) -> Any:
     if isinstance(first, torch.Tensor):
         return torch.cat(trees)
     return type(first)(**{k: cat_rows([getattr(t, k) for t in trees]) for k in first._fields})
+
+
+def sample_rows(
+    sim: Any, seeds: tuple[int | None, ...], options: Mapping[str, Any] | None
+) -> tuple[Any, Any]:
+    """Task states and noise of a batch whose row ``i`` draws what a batch-1 reset seeded ``seeds[i]`` draws.
+
+    ``None`` seeds continue the stream of ``sim``'s generator (left where the last row's draw left it).
+    """
+    rows = []
+    for s in seeds:
+        if s is not None:
+            sim.generator.manual_seed(s)
+        row = sample_task(sim.task, 1, sim.generator, options)
+        sim.effector.check_joint_pos(row.joint_pos)
+        rows.append((row, sim.draw_noise(1)))
+    return cat_rows([r for r, _ in rows]), cat_rows([n for _, n in rows])

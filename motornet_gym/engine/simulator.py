@@ -35,7 +35,7 @@ from ..tasks import Task
 from ..tasks.contract import check_task_state
 from ._auto import AUTO_COMPILE_STEPS, AutoSwitch
 from ._checks import check_action, check_step
-from ._reset import cat_rows, check_seed, sample_task, where_rows
+from ._reset import check_seed, sample_rows, sample_task, where_rows
 from .model import EpisodeModel
 from .types import Noise, SimState, SimulatorConfig, StepOutput
 
@@ -175,15 +175,8 @@ class Simulator(EpisodeModel):
             task_state = sample_task(self.task, batch_size, self._generator, options)
             self.effector.check_joint_pos(task_state.joint_pos)
             noise = self.draw_noise(batch_size)
-        else:  # row i draws exactly what a batch-1 reset with seed seeds[i] draws
-            rows = []
-            for s in seeds:
-                if s is not None:
-                    self._generator.manual_seed(s)
-                row = sample_task(self.task, 1, self._generator, options)
-                self.effector.check_joint_pos(row.joint_pos)
-                rows.append((row, self.draw_noise(1)))
-            task_state, noise = cat_rows([r for r, _ in rows]), cat_rows([n for _, n in rows])
+        else:
+            task_state, noise = sample_rows(self, seeds, options)
         check_task_state(self.task, task_state, batch_size)
         if self._auto is not None:
             return self._auto_call("reset", self._initial_state, task_state, noise)

@@ -21,15 +21,21 @@ __all__ = [
     "TrailBuffer",
     "action_space",
     "check_finite",
+    "check_reset_mask",
     "fast_action",
     "frame_from_info",
+    "host_reset",
+    "host_step",
     "info_to_numpy",
+    "masked_info",
     "observation_space",
     "packed_batch_info",
     "packed_row_info",
+    "render_indices",
     "to_host",
     "to_numpy",
     "validate_action",
+    "where_info",
 ]
 
 #: Info keys the renderer reads.
@@ -104,7 +110,12 @@ def fast_action(
 class HostStep(NamedTuple):
     """A packed step (or reset) output copied to the host once, with its outputs split off.
 
+    The front ends' one view of the engine's fast path: :func:`host_step` / :func:`host_reset`
+    make it, :meth:`info_row`, :meth:`info_batch` and :meth:`column` read it; the packed layout
+    stays behind it.
+
     Attributes:
+        layout: The simulator's packed layout (columns of ``rows``).
         rows: ``(N, K)`` the whole copy, engine dtype (info columns are read from it).
         observation: ``(N, O)`` float32, C-contiguous.
         reward: ``(N,)`` engine dtype.
@@ -112,11 +123,37 @@ class HostStep(NamedTuple):
         truncated: ``(N,)`` bool.
     """
 
+    layout: Layout
     rows: np.ndarray
     observation: np.ndarray
     reward: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
+
+    def info_row(self, i: int = 0) -> dict[str, Any]:
+        """The info dict of environment ``i`` (views of :attr:`rows`; see :func:`packed_row_info`)."""
+        return packed_row_info(self.layout, self.rows[i])
+
+    def info_batch(self) -> dict[str, Any]:
+        """The info dict of every environment, batch first (see :func:`packed_batch_info`)."""
+        return packed_batch_info(self.layout, self.rows)
+
+    def column(self, key: str) -> np.ndarray:
+        """``(N,)`` or ``(N, n)`` view of one info entry's columns (e.g. ``"step"``)."""
+        c = self.layout[key]
+        return self.rows[:, c.start] if c.stop == c.start + 1 else self.rows[:, c.start : c.stop]
+
+
+def host_step(sim: Any, action: torch.Tensor) -> HostStep:
+    """Step ``sim`` with validated actions ``(N, M)`` and copy every output to the host once."""
+    packed = sim.step_packed(action)  # (before reading the layout: the first step fixes it)
+    return to_host(sim.layout, packed)
+
+
+def host_reset(sim: Any, seed: Any = None, options: Any = None) -> HostStep:
+    """Reset ``sim`` and copy the first observation and the reset info to the host once."""
+    packed = sim.reset_packed(seed=seed, options=options)
+    return to_host(sim.layout, packed)
 
 
 def to_host(layout: Layout, packed: torch.Tensor) -> HostStep:
@@ -124,6 +161,7 @@ def to_host(layout: Layout, packed: torch.Tensor) -> HostStep:
     rows = (packed.detach() if packed.requires_grad else packed).cpu().numpy()
     c = layout["observation"]
     return HostStep(
+        layout,
         rows,
         np.ascontiguousarray(rows[:, c.start : c.stop], dtype=np.float32),
         rows[:, layout["reward"].start],
@@ -255,3 +293,51 @@ def frame_from_info(info: Mapping[str, np.ndarray], index: int, trail: np.ndarra
         endpoint_load=info["endpoint_load"][index],
         trail=trail,
     )
+
+
+# ----------------------------------------------------------------------------- vector env helpers
+def render_indices(render_envs: int | Sequence[int], num_envs: int) -> tuple[int, ...]:
+    if isinstance(render_envs, int) and not isinstance(render_envs, bool):
+        if not 1 <= render_envs <= num_envs:
+            raise ValueError(f"render_envs must be in [1, {num_envs}]; got {render_envs}")
+        return tuple(range(render_envs))
+    idx = tuple(int(i) for i in render_envs)
+    if not idx or any(not 0 <= i < num_envs for i in idx):
+        raise ValueError(
+            f"render_envs must be a non-empty sequence of indices in [0, {num_envs}); got {render_envs!r}"
+        )
+    return idx
+
+
+def check_reset_mask(mask: Any, num_envs: int) -> np.ndarray:
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (num_envs,):
+        raise ValueError(
+            f"options['reset_mask'] must be a numpy bool array of shape ({num_envs},); got "
+            f"{type(mask).__name__} {getattr(mask, 'dtype', '')} {np.shape(mask)}"
+        )
+    if not mask.any():
+        raise ValueError("options['reset_mask'] must contain at least one True; got all False")
+    return mask.copy()
+
+
+def masked_info(info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+    """Gymnasium's vector info layout: every key gets a ``"_<key>"`` boolean mask."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        out[key] = masked_info(value, mask) if isinstance(value, dict) else value
+        out[f"_{key}"] = mask.copy()
+    return out
+
+
+def where_info(mask: torch.Tensor, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """Rows of ``new`` where ``mask`` ``(B,)`` is True, of ``old`` elsewhere; keys of ``old``."""
+    out: dict[str, Any] = {}
+    for key, value in old.items():
+        if key not in new:
+            out[key] = value
+        elif isinstance(value, dict):
+            out[key] = where_info(mask, new[key], value)
+        else:
+            m = mask.view((-1,) + (1,) * (value.dim() - 1))
+            out[key] = torch.where(m, new[key].to(value.dtype), value)
+    return out

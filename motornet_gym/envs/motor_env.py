@@ -15,9 +15,9 @@ from ._common import (
     action_space,
     check_finite,
     fast_action,
+    host_reset,
+    host_step,
     observation_space,
-    packed_row_info,
-    to_host,
     validate_action,
 )
 from .rendering import HumanWindow, LimbFrame, LimbRenderer
@@ -199,9 +199,9 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         """
         if options and options.get("suite") == "eval" and "trial" not in options:
             options = {**options, "trial": 0}
-        packed = self.simulator.reset_packed(seed=seed, options=options)
+        host = host_reset(self.simulator, seed=seed, options=options)
         super().reset(seed=seed)
-        host = self._finish(packed, reset=True)
+        self._finish(host, reset=True)
         return host.observation[0], self._info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -211,7 +211,7 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         u = fast_action(action, self._action_shape, self._device, self._dtype)
         if u is None:  # not a finite float array of the right shape: validate (and raise) slowly
             u = validate_action(action, self._action_shape, self._device, self._dtype)
-        host = self._finish(self.simulator.step_packed(u), reset=False)
+        host = self._finish(host_step(self.simulator, u), reset=False)
         return (
             host.observation[0],
             float(host.reward[0]),
@@ -220,10 +220,9 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
             self._info,
         )
 
-    def _finish(self, packed: torch.Tensor, *, reset: bool) -> HostStep:
-        """Host copy of a packed reset or step output; sets the info (one host copy in all)."""
-        host = to_host(self.simulator.layout, packed)
-        info = packed_row_info(self.simulator.layout, host.rows[0])
+    def _finish(self, host: HostStep, *, reset: bool) -> HostStep:
+        """Sets the info of a reset or step from its host copy (one host copy in all)."""
+        info = host.info_row(0)
         check_finite(host.observation, info["step"])
         self._info = info
         if self.render_mode is not None:

@@ -16,13 +16,16 @@ from ._common import (
     TrailBuffer,
     action_space,
     check_finite,
+    check_reset_mask,
     frame_from_info,
+    host_step,
     info_to_numpy,
+    masked_info,
     observation_space,
-    packed_batch_info,
-    to_host,
+    render_indices,
     to_numpy,
     validate_action,
+    where_info,
 )
 from .rendering import HumanWindow, LimbRenderer, tile_frames
 
@@ -156,7 +159,7 @@ class MotorVectorEnv(VectorEnv):
             "render_fps": max(1, round(1.0 / sim.dt)),
         }
         self.render_mode = render_mode
-        self.render_envs = _render_indices(render_envs, num_envs)
+        self.render_envs = render_indices(render_envs, num_envs)
         self.render_size = render_size
         self._device = torch.device(sim.device)
         self._dtype = sim.dtype
@@ -217,14 +220,14 @@ class MotorVectorEnv(VectorEnv):
                     "options['reset_mask'] cannot be combined with a seed (one generator drives "
                     f"the batch); got seed={seed!r}"
                 )
-            reset_np = _check_mask(mask, self.num_envs)
+            reset_np = check_reset_mask(mask, self.num_envs)
             m = torch.as_tensor(reset_np, device=self._device)
             obs, info = self._reset_rows(m, options=options or None)
             self._done &= ~m
             self._any_done = bool(self._done.any())
             obs_np, info_np = self._finish(obs, info, reset_np)
             # As Gymnasium's SyncVectorEnv: after a partial reset only the reset rows have info.
-            return obs_np, _masked(info_np, reset_np)
+            return obs_np, masked_info(info_np, reset_np)
         return self._finish(obs, info, reset_np)
 
     def _reset_rows(
@@ -244,7 +247,7 @@ class MotorVectorEnv(VectorEnv):
         fresh = self.simulator.current_info()
         if info is None:
             return obs, fresh
-        return obs, _where_info(mask, fresh, info)
+        return obs, where_info(mask, fresh, info)
 
     # ------------------------------------------------------------------ step
     def step(
@@ -294,7 +297,7 @@ class MotorVectorEnv(VectorEnv):
                 for i in np.flatnonzero(done_np):
                     extra["final_obs"][i] = final_obs[i].copy()
                 extra["_final_obs"] = done_np
-                extra["final_info"] = _masked(info_to_numpy(info, self.num_envs), done_np)
+                extra["final_info"] = masked_info(info_to_numpy(info, self.num_envs), done_np)
                 obs, info = self._reset_rows(done, info)
                 reset_np = done_np
                 done = torch.zeros_like(done)
@@ -315,8 +318,7 @@ class MotorVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """A step that resets nothing, from one host copy of :meth:`Simulator.step_packed`."""
         sim = self.simulator
-        packed = sim.step_packed(u)  # (before reading the layout: the first step fixes it)
-        host = to_host(sim.layout, packed)
+        host = host_step(sim, u)
         obs_np, reward, truncated = host.observation, host.reward.astype(np.float64), host.truncated
         terminated = host.terminated
         self._elapsed += 1
@@ -326,7 +328,7 @@ class MotorVectorEnv(VectorEnv):
         done = terminated | truncated
         self._any_done = bool(done.any())
         self._done = torch.from_numpy(done).to(self._device)
-        info_np = packed_batch_info(sim.layout, host.rows)
+        info_np = host.info_batch()
         check_finite(obs_np, info_np["step"])
         self._render_step(info_np, None)
         return obs_np, reward, terminated, truncated, info_np
@@ -376,50 +378,3 @@ class MotorVectorEnv(VectorEnv):
         if self._window is not None:
             self._window.close()
             self._window = None
-
-
-def _render_indices(render_envs: int | Sequence[int], num_envs: int) -> tuple[int, ...]:
-    if isinstance(render_envs, int) and not isinstance(render_envs, bool):
-        if not 1 <= render_envs <= num_envs:
-            raise ValueError(f"render_envs must be in [1, {num_envs}]; got {render_envs}")
-        return tuple(range(render_envs))
-    idx = tuple(int(i) for i in render_envs)
-    if not idx or any(not 0 <= i < num_envs for i in idx):
-        raise ValueError(
-            f"render_envs must be a non-empty sequence of indices in [0, {num_envs}); got {render_envs!r}"
-        )
-    return idx
-
-
-def _check_mask(mask: Any, num_envs: int) -> np.ndarray:
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (num_envs,):
-        raise ValueError(
-            f"options['reset_mask'] must be a numpy bool array of shape ({num_envs},); got "
-            f"{type(mask).__name__} {getattr(mask, 'dtype', '')} {np.shape(mask)}"
-        )
-    if not mask.any():
-        raise ValueError("options['reset_mask'] must contain at least one True; got all False")
-    return mask.copy()
-
-
-def _masked(info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
-    """Gymnasium's vector info layout: every key gets a ``"_<key>"`` boolean mask."""
-    out: dict[str, Any] = {}
-    for key, value in info.items():
-        out[key] = _masked(value, mask) if isinstance(value, dict) else value
-        out[f"_{key}"] = mask.copy()
-    return out
-
-
-def _where_info(mask: torch.Tensor, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-    """Rows of ``new`` where ``mask`` ``(B,)`` is True, of ``old`` elsewhere; keys of ``old``."""
-    out: dict[str, Any] = {}
-    for key, value in old.items():
-        if key not in new:
-            out[key] = value
-        elif isinstance(value, dict):
-            out[key] = _where_info(mask, new[key], value)
-        else:
-            m = mask.view((-1,) + (1,) * (value.dim() - 1))
-            out[key] = torch.where(m, new[key].to(value.dtype), value)
-    return out

@@ -9,11 +9,12 @@ what the engine checks of a task.
 * :class:`Perturbation`: centre-out and posture under transient endpoint pulses and constant loads.
 """
 
-from .base import NEVER, LoadedTaskState, LoadState, Task, TaskConfig, TaskState, tree_map
+from .base import Task, TaskConfig
 from .centre_out import CentreOut, CentreOutConfig
 from .force_field import ForceField, ForceFieldConfig
 from .perturbation import Perturbation, PerturbationConfig
 from .reach import Reach, ReachConfig
+from .state import NEVER, LoadedTaskState, LoadState, TaskState, tree_map
 
 __all__ = [
     "NEVER",

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from ..dynamics import Effector
-from .base import NEVER, Task, TaskConfig, TaskState, check_fraction, check_range
+from .base import Task, TaskConfig, check_fraction, check_range
+from .state import NEVER, TaskState
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import torch
 
 from ..dynamics import Effector, EffectorState
-from .base import LoadedTaskState, TaskState, check_fraction, check_non_negative, tree_map
+from .base import check_fraction, check_non_negative
 from .centre_out import CentreOut, CentreOutConfig
+from .state import LoadedTaskState, TaskState, tree_map
 
 _DIRECTIONS = ("cw", "ccw")
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import torch
 
 from ..dynamics import Effector, EffectorState
-from .base import LoadedTaskState, check_fraction, check_non_negative, check_range
+from .base import check_fraction, check_non_negative, check_range
 from .centre_out import CentreOut, CentreOutConfig
+from .state import LoadedTaskState
 
 _SIDES = ("left", "right")
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from ..dynamics import Effector
-from .base import Task, TaskConfig, TaskState
+from .base import Task, TaskConfig
+from .state import TaskState
 
 
 @dataclass(frozen=True, kw_only=True)
