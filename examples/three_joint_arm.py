@@ -17,13 +17,16 @@ Run from the repository root::
     python -m examples.three_joint_arm              # 1500 backprop batches of 64, 2M PPO steps
                                                     # (not timed yet)
 
-Outputs go to ``--out-dir`` (default ``runs/three_joint_arm``). The GIF needs Pillow (installed with
-the ``plot`` extra, through matplotlib).
+Writes ``<out>/summary.json`` (moment arms, the simulation, both trainings' evaluations),
+``<out>/reach.gif``, and the runs under ``<out>/backprop`` and ``<out>/ppo`` (default ``<out>``:
+``runs/examples/three_joint_arm``). The GIF needs Pillow (installed with the ``plot`` extra, through
+matplotlib). Importing the module registers :data:`ENV_ID`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -40,7 +43,7 @@ ENV_ID = "examples/Arm3Reach-v0"
 
 def register() -> str:
     """Register the three-joint arm reaching id once per process; returns the id."""
-    if ENV_ID not in gym.registry:
+    if ENV_ID not in mg.ENV_SPECS:
         mg.register(
             ENV_ID,
             effector=presets.arm3,
@@ -51,18 +54,23 @@ def register() -> str:
     return ENV_ID
 
 
-def describe_arm() -> None:
-    """Build the effector alone and print its skeleton and the muscles' moment arms."""
+register()
+
+
+def describe_arm() -> dict[str, list[float]]:
+    """Build the effector alone, print its skeleton and the muscles' moment arms (mm) and return them."""
     arm = presets.arm3(dtype=torch.float64)
     q = ((arm.pos_lower_bound + arm.pos_upper_bound) / 2)[None]
     state = arm.initial_state(q)
     print(f"arm3: links {[round(v, 3) for v in arm.skeleton.lengths]} m, {arm.n_muscles} muscles")
+    arms = {}
     for m, name in enumerate(arm.muscle_names):
-        r = (1000 * state.geometry.moment_arm[0, :, m]).tolist()
-        print(f"  {name:32s} moment arms (shoulder, elbow, wrist) {[round(v, 1) for v in r]} mm")
+        arms[name] = [round(v, 1) for v in (1000 * state.geometry.moment_arm[0, :, m]).tolist()]
+        print(f"  {name:32s} moment arms (shoulder, elbow, wrist) {arms[name]} mm")
+    return arms
 
 
-def simulate(env_id: str) -> None:
+def simulate(env_id: str) -> float:
     """Run 8 arms for 0.5 s with the flexors on and report where the fingertips went."""
     sim = mg.make_simulator(env_id, batch_size=8)
     sim.reset(seed=0)
@@ -75,10 +83,11 @@ def simulate(env_id: str) -> None:
         _, _, _, _, info = sim.step(excitation)
     moved = (info["fingertip_pos"] - start).norm(dim=-1)
     print(f"simulate: flexors at 0.5 for 0.5 s move the fingertips {moved.mean():.3f} m on average")
+    return float(moved.mean())
 
 
-def train_backprop(env_id: str, out: Path, quick: bool) -> Path:
-    """Train a GRU policy by backprop through the simulation; returns the saved policy's path."""
+def train_backprop(env_id: str, out: Path, quick: bool) -> dict:
+    """Train a GRU policy by backprop through the simulation; returns the trainer's summary."""
     from agents.backprop import BackpropConfig, train
 
     config = BackpropConfig(
@@ -94,10 +103,10 @@ def train_backprop(env_id: str, out: Path, quick: bool) -> Path:
     )
     summary = train(config)
     print(f"backprop: {summary['batches']} batches, {summary['env_steps']} env steps, eval {summary['eval']}")
-    return Path(summary["out_dir"]) / "policy.pt"
+    return summary
 
 
-def train_ppo(env_id: str, out: Path, quick: bool) -> None:
+def train_ppo(env_id: str, out: Path, quick: bool) -> dict:
     """Train SB3 PPO on the same id and cost (reward = -cost)."""
     from agents.ppo import PPOConfig, train
 
@@ -112,6 +121,7 @@ def train_ppo(env_id: str, out: Path, quick: bool) -> None:
     )
     summary = train(config)
     print(f"ppo: {summary.get('env_steps', config.total_steps)} env steps, eval {summary.get('eval')}")
+    return summary
 
 
 def render_gif(env_id: str, policy_path: Path, path: Path, quick: bool) -> None:
@@ -138,23 +148,28 @@ def render_gif(env_id: str, policy_path: Path, path: Path, quick: bool) -> None:
     print(f"gif: {len(images)} frames -> {path}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
+def main(argv: list[str] | None = None) -> dict:
+    """Command-line entry point; returns the summary (also written to ``<out>/summary.json``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny budgets (under a minute on one core)")
-    parser.add_argument("--out-dir", default="runs/three_joint_arm", help="where runs and the GIF go")
+    parser.add_argument("--out", default="runs/examples/three_joint_arm", help="where runs and the GIF go")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    out = Path(args.out_dir)
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     env_id = register()
-    describe_arm()
-    simulate(env_id)
-    policy_path = train_backprop(env_id, out, args.quick)
-    train_ppo(env_id, out, args.quick)
-    render_gif(env_id, policy_path, out / "reach.gif", args.quick)
-    print(f"done in {time.perf_counter() - t0:.1f} s")
+    summary: dict = {"env_id": env_id, "quick": args.quick, "moment_arms_mm": describe_arm()}
+    summary["flexor_displacement_m"] = simulate(env_id)
+    backprop = train_backprop(env_id, out, args.quick)
+    summary["backprop"] = {k: backprop[k] for k in ("batches", "env_steps", "eval")}
+    ppo = train_ppo(env_id, out, args.quick)
+    summary["ppo"] = {k: ppo.get(k) for k in ("env_steps", "eval")}
+    render_gif(env_id, Path(backprop["out_dir"]) / "policy.pt", out / "reach.gif", args.quick)
+    summary["wall_time_s"] = round(time.perf_counter() - t0, 1)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    print(f"done in {summary['wall_time_s']} s")
+    return summary
 
 
 if __name__ == "__main__":

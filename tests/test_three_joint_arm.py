@@ -255,27 +255,3 @@ def test_built_in_muscles_carry_an_empty_extra_state():
     eff = presets.arm26(dtype=F64)
     s = eff.step(eff.initial_state(torch.tensor([[0.7, 1.2]], dtype=F64)), torch.full((1, 6), 0.3, dtype=F64))
     assert eff.muscle.extra_state_names == () and s.muscle.extra.shape == (1, 6, 0)
-
-
-# ---------------------------------------------------------------------- the example
-def test_the_three_joint_arm_example_runs_quick(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # headless GIF rendering
-    pytest.importorskip("stable_baselines3")
-    pytest.importorskip("PIL")
-    import gymnasium as gym
-
-    import motornet_gym as mg
-    from examples import three_joint_arm
-
-    assert three_joint_arm.ENV_ID not in gym.registry
-    try:
-        three_joint_arm.main(["--quick", "--out-dir", str(tmp_path)])
-    finally:  # leave the registries as other tests expect them
-        if three_joint_arm.ENV_ID in gym.registry:
-            mg.registry.remove_spec(three_joint_arm.ENV_ID)
-            del gym.registry[three_joint_arm.ENV_ID]
-    out = capsys.readouterr().out
-    assert "backprop: 15 batches" in out and "ppo: " in out
-    assert (tmp_path / "backprop" / "policy.pt").is_file()
-    gif = tmp_path / "reach.gif"
-    assert gif.is_file() and gif.stat().st_size > 1000
