@@ -242,7 +242,7 @@ def test_step_does_not_mutate_input_state(name):
     before = [t.clone() for t in _leaves(s0)]
     s1 = eff.step(s0, torch.full((1, eff.n_muscles), 0.5), endpoint_load=torch.ones(1, 2))
     after = _leaves(s0)
-    assert len(before) == len(after) == 12
+    assert len(before) == len(after) == 13  # 12 tensors + the muscle extra state (B, M, 0)
     for a, b in zip(before, after, strict=True):
         assert torch.equal(a, b)
     assert not torch.equal(s1.muscle.activation, s0.muscle.activation)

@@ -9,6 +9,7 @@ os.environ["SDL_VIDEODRIVER"] = "dummy"  # headless, whatever the caller's envir
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from motornet_gym.dynamics import presets
 from motornet_gym.envs import register_envs
@@ -97,3 +98,52 @@ def test_human_mode_runs_headless():
     venv.reset(seed=0)
     venv.step(venv.action_space.sample())
     venv.close()
+
+
+def test_renderer_draws_every_link_of_the_three_joint_arm():
+    eff = presets.arm3()
+    renderer = LimbRenderer(eff, size=200)
+    q = np.array([0.9, 1.1, 0.5])
+    chain = renderer.limb_points(q)  # what the renderer draws: the skeleton's own segments()
+    assert chain.shape == (4, 2)
+    np.testing.assert_allclose(
+        np.linalg.norm(np.diff(chain, axis=0), axis=-1), eff.skeleton.lengths, rtol=1e-6
+    )
+    tip = eff.skeleton.fingertip_position(torch.tensor(q, dtype=torch.float32)[None])[0].numpy()
+    np.testing.assert_allclose(chain[-1], tip, atol=1e-6)
+    base = LimbFrame(q, np.array([-0.3, -0.3]), np.zeros(8), np.zeros(2), np.zeros((0, 2)))
+    frame = renderer.draw(base)
+    for k in range(3):  # the middle of each of the three bones is bone-coloured
+        col, row = renderer._px((chain[k] + chain[k + 1]) / 2)
+        assert tuple(frame[row, col]) == (60, 60, 60), k
+    wrist_only = renderer.draw(base._replace(joint_pos=np.array([0.9, 1.1, -0.5])))
+    assert _changed(frame, wrist_only) > 50  # the hand is drawn
+    for m in range(8):  # every path muscle is drawn
+        act = np.zeros(8)
+        act[m] = 1.0
+        assert _changed(frame, renderer.draw(base._replace(activation=act))) > 5, m
+
+
+ARM3 = "rendertest/Arm3Reach-v0"
+
+
+def test_a_registered_three_joint_arm_renders_through_gym_make():
+    import motornet_gym as mg
+    from motornet_gym.tasks import Reach
+
+    mg.register(ARM3, effector=presets.arm3, task=Reach, episode_duration=0.3)
+    try:
+        env = gym.make(ARM3, render_mode="rgb_array", render_size=160)
+        env.reset(seed=0)
+        first = env.render()
+        assert first.shape == (160, 160, 3) and first.dtype == np.uint8
+        assert env.action_space.shape == (8,)
+        a = np.zeros(8, np.float32)
+        a[[0, 4, 6]] = 1.0  # shoulder, elbow and wrist flexors on
+        for _ in range(20):
+            env.step(a)
+        assert _changed(first, env.render()) > 200
+        env.close()
+    finally:  # leave the registries as other tests expect them
+        mg.registry.remove_spec(ARM3)
+        del gym.registry[ARM3]

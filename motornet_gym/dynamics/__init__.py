@@ -16,6 +16,7 @@ from .muscles import (
     RigidTendonHillMuscle,
     RigidTendonHillMuscleThelen,
 )
+from .planar_arm import NLinkArm
 from .skeletons import PointMass, Skeleton, TwoDofArm
 from .state import EffectorState, Geometry, MuscleState
 
@@ -30,6 +31,7 @@ __all__ = [
     "Muscle",
     "MuscleGeometry",
     "MuscleState",
+    "NLinkArm",
     "PathGeometry",
     "PointMass",
     "PolynomialGeometry",

@@ -142,7 +142,8 @@ class Effector(nn.Module):
         geom = self.geometry(joint_pos, joint_vel)
         a = torch.full_like(geom.musculotendon_length, self.muscle.min_activation)
         lf = self.muscle.initial_fibre_length(geom)
-        return self.assemble(ContinuousState(joint_pos, joint_vel, a, lf), muscle_geometry=geom)
+        extra = self.muscle.initial_extra_state(a, geom)
+        return self.assemble(ContinuousState(joint_pos, joint_vel, a, lf, extra), muscle_geometry=geom)
 
     def step(
         self,
@@ -195,7 +196,9 @@ class Effector(nn.Module):
     # ------------------------------------------------------------------ integrator interface
     def continuous(self, s: EffectorState) -> ContinuousState:
         """The integrated variables of a state."""
-        return ContinuousState(s.joint_pos, s.joint_vel, s.muscle.activation, s.muscle.fibre_length)
+        return ContinuousState(
+            s.joint_pos, s.joint_vel, s.muscle.activation, s.muscle.fibre_length, s.muscle.extra
+        )
 
     def derivative(
         self,
@@ -213,10 +216,11 @@ class Effector(nn.Module):
         tau = tau + joint_load - self.damping * s.joint_vel
         qdd = self.skeleton.acceleration(s.joint_pos, s.joint_vel, tau, endpoint_load)
         adot = self.muscle.activation_derivative(excitation, s.muscle.activation)
-        return ContinuousState(s.joint_vel, qdd, adot, s.muscle.fibre_velocity)
+        edot = self.muscle.extra_state_derivative(excitation, s.muscle, s.geometry)
+        return ContinuousState(s.joint_vel, qdd, adot, s.muscle.fibre_velocity, edot)
 
     def apply_limits(self, x: ContinuousState) -> ContinuousState:
-        """Clip activation, then apply joint limits in MotorNet's order.
+        """Clip activation (and the muscle's extra state), then apply joint limits in MotorNet's order.
 
         Clamp the speed, zero the velocity pointing out of a limit that was reached, clamp position.
         """
@@ -225,7 +229,8 @@ class Effector(nn.Module):
         out = ((qd < 0) & (q <= lb)) | ((qd > 0) & (q >= ub))
         qd = torch.where(out, torch.zeros_like(qd), qd)
         q = torch.minimum(torch.maximum(q, lb), ub)
-        return ContinuousState(q, qd, self.muscle.clip_activation(x.activation), x.fibre_length)
+        a = self.muscle.clip_activation(x.activation)
+        return ContinuousState(q, qd, a, x.fibre_length, self.muscle.clip_extra_state(x.extra))
 
     def assemble(self, x: ContinuousState, muscle_geometry: Geometry | None = None) -> EffectorState:
         """Build a full state from the continuous variables.
@@ -237,7 +242,7 @@ class Effector(nn.Module):
         """
         geom = self.geometry(x.joint_pos, x.joint_vel)
         mgeom = geom if muscle_geometry is None else muscle_geometry
-        muscle = self.muscle.compute(x.activation, x.fibre_length, mgeom)
+        muscle = self.muscle.compute_state(x.activation, x.fibre_length, x.extra, mgeom)
         tip_pos, tip_vel = self.skeleton.fingertip(x.joint_pos, x.joint_vel)
         return EffectorState(x.joint_pos, x.joint_vel, tip_pos, tip_vel, muscle, geom)
 

@@ -2,7 +2,7 @@
 
 Each scheme advances an :class:`~motornet_gym.dynamics.state.EffectorState` by ``dt`` seconds with
 the excitation and loads held constant. They operate on the effector's continuous state
-``x = (q, q', a, l_fibre)`` via three effector methods: ``derivative(state, ...)``,
+``x = (q, q', a, l_fibre, extra)`` via three effector methods: ``derivative(state, ...)``,
 ``assemble(x, muscle_geometry=None)`` and ``apply_limits(x, ...)``.
 
 * ``"euler"`` reproduces MotorNet's update order exactly (Codol et al. 2024,
@@ -20,24 +20,48 @@ the excitation and loads held constant. They operate on the effector's continuou
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import torch
 
 from .._validation import check_choice
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .effector import Effector
-    from .state import EffectorState
+from .state import EffectorState
 
 
 class ContinuousState(NamedTuple):
-    """The integrated variables: joint pos/vel ``(B, D)``, activation and fibre length ``(B, M)``."""
+    """The integrated variables.
+
+    Attributes:
+        joint_pos: ``(B, D)``.
+        joint_vel: ``(B, D)``.
+        activation: ``(B, M)``.
+        fibre_length: ``(B, M)`` m.
+        extra: ``(B, M, k)``, the muscle model's extra state (``MuscleState.extra``).
+    """
 
     joint_pos: torch.Tensor
     joint_vel: torch.Tensor
     activation: torch.Tensor
     fibre_length: torch.Tensor
+    extra: torch.Tensor
+
+
+class Integrable(Protocol):
+    """What an integrator needs of an effector (:class:`~motornet_gym.dynamics.effector.Effector`)."""
+
+    def continuous(self, s: EffectorState) -> ContinuousState: ...  # noqa: D102
+
+    def derivative(  # noqa: D102
+        self,
+        s: EffectorState,
+        excitation: torch.Tensor,
+        endpoint_load: torch.Tensor,
+        joint_load: torch.Tensor,
+    ) -> ContinuousState: ...
+
+    def apply_limits(self, x: ContinuousState) -> ContinuousState: ...  # noqa: D102
+
+    def assemble(self, x: ContinuousState, muscle_geometry=None) -> EffectorState: ...  # noqa: D102
 
 
 def _axpy(x: ContinuousState, h: float, k: ContinuousState) -> ContinuousState:
@@ -45,7 +69,7 @@ def _axpy(x: ContinuousState, h: float, k: ContinuousState) -> ContinuousState:
 
 
 def euler_step(
-    eff: Effector,
+    eff: Integrable,
     s: EffectorState,
     u: torch.Tensor,
     endpoint_load: torch.Tensor,
@@ -62,7 +86,7 @@ def euler_step(
 
 
 def rk4_step(
-    eff: Effector,
+    eff: Integrable,
     s: EffectorState,
     u: torch.Tensor,
     endpoint_load: torch.Tensor,
@@ -98,14 +122,10 @@ INTEGRATORS: dict[str, Integrator] = {
     "rk4": Integrator("rk4", rk4_step, 4),
 }
 
-_ALIASES = {"rungekutta4": "rk4", "runge-kutta4": "rk4", "runge-kutta-4": "rk4"}
-
-
 def get_integrator(name: str) -> Integrator:
-    """Resolve an integrator name (case-insensitive; MotorNet's rk4 spellings accepted).
+    """Resolve an integrator name (case-insensitive): ``"euler"`` or ``"rk4"``.
 
     Raises:
         ValueError: If the name is unknown; the message lists the valid names.
     """
-    key = _ALIASES.get(str(name).lower(), str(name).lower())
-    return INTEGRATORS[check_choice("integrator", key, INTEGRATORS)]
+    return INTEGRATORS[check_choice("integrator", str(name).lower(), INTEGRATORS)]

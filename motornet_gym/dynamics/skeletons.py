@@ -2,6 +2,7 @@
 
 A skeleton knows its mass properties and kinematics only. It maps generalised forces to
 accelerations and joint states to Cartesian positions; muscles and geometry live elsewhere.
+The planar chain of any number of links is :class:`~motornet_gym.dynamics.planar_arm.NLinkArm`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,21 @@ class Skeleton(nn.Module):
         """Cartesian endpoint position ``(B, 2)`` m only (cheaper than :meth:`fingertip`)."""
         return self.fingertip(joint_pos, torch.zeros_like(joint_pos))[0]
 
+    def segments(self, joint_pos: torch.Tensor) -> torch.Tensor:
+        """The skeleton as a chain of points, for drawing (renderers use only this).
+
+        Args:
+            joint_pos: ``(B, D)``.
+
+        Returns:
+            ``(B, K + 1, 2)`` m: the base, then the far end of each of the ``K`` rigid links in
+            order, the last point being the fingertip. A skeleton without links (a point mass)
+            returns ``K = 0``: the single point where it is.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement segments(joint_pos) -> (B, K + 1, 2) to be drawn"
+        )
+
     def point_kinematics(
         self, joint_pos: torch.Tensor, body: torch.Tensor, coords: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,6 +104,9 @@ class PointMass(Skeleton):
 
     def fingertip(self, joint_pos, joint_vel):  # noqa: D102
         return joint_pos, joint_vel
+
+    def segments(self, joint_pos):  # noqa: D102
+        return joint_pos[:, None, :]
 
     def point_kinematics(self, joint_pos, body, coords):  # noqa: D102
         moving = (body != 0).to(joint_pos.dtype)  # (P,)
@@ -183,6 +202,12 @@ class TwoDofArm(Skeleton):
         qd1, qd2 = joint_vel[:, 0], joint_vel[:, 1]
         vel = torch.stack([j11 * qd1 + j12 * qd2, j21 * qd1 + j22 * qd2], dim=-1)
         return pos, vel
+
+    def segments(self, joint_pos):  # noqa: D102
+        q1, q12 = joint_pos[:, 0], joint_pos[:, 0] + joint_pos[:, 1]
+        elbow = torch.stack([self.l1 * torch.cos(q1), self.l1 * torch.sin(q1)], dim=-1)
+        hand = elbow + torch.stack([self.l2 * torch.cos(q12), self.l2 * torch.sin(q12)], dim=-1)
+        return torch.stack([torch.zeros_like(elbow), elbow, hand], dim=1)
 
     def fingertip_position(self, joint_pos):  # noqa: D102
         q1, q12 = joint_pos[:, 0], joint_pos[:, 0] + joint_pos[:, 1]

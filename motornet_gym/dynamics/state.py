@@ -35,6 +35,12 @@ class MuscleState(NamedTuple):
         fibre_velocity: ``(B, M)`` m/s, time derivative of ``fibre_length``.
         force: ``(B, M)`` N, force the muscle applies to the skeleton (tendon force).
         passive_force: ``(B, M)`` N, passive (parallel elastic) part of the fibre force.
+        extra: ``(B, M, k)``, the muscle model's own state variables, named by
+            :attr:`Muscle.extra_state_names <motornet_gym.dynamics.muscles.Muscle.extra_state_names>`
+            (units are the model's), integrated with the rest of the state. ``k = 0`` for the
+            built-in models. In an :class:`EffectorState` it is always a tensor; ``None`` only in what
+            a model's :meth:`~motornet_gym.dynamics.muscles.Muscle.compute` returns before the
+            effector attaches it.
     """
 
     activation: torch.Tensor
@@ -42,6 +48,7 @@ class MuscleState(NamedTuple):
     fibre_velocity: torch.Tensor
     force: torch.Tensor
     passive_force: torch.Tensor
+    extra: torch.Tensor | None = None
 
 
 class EffectorState(NamedTuple):

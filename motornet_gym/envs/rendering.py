@@ -8,13 +8,21 @@ so importing the package does not start SDL; ``SDL_VIDEODRIVER=dummy`` renders h
 
 How muscles are drawn:
 
-* :class:`~motornet_gym.dynamics.geometry.PathGeometry` (e.g. the point mass): the muscle path
-  through its fixation points, from ``skeleton.point_kinematics``.
-* Any other geometry on the two-joint arm (arm26's polynomial geometry has no path points): a line
+The limb is whatever the skeleton says it is: :meth:`Skeleton.segments
+<motornet_gym.dynamics.skeletons.Skeleton.segments>` gives the chain of points from the base to the
+fingertip (``K`` links, ``K + 1`` points), drawn as ``K`` bones; a chain of one point (``K = 0``, a
+point mass) is drawn as a disc. No skeleton type is special-cased here.
+
+How muscles are drawn:
+
+* :class:`~motornet_gym.dynamics.geometry.PathGeometry` (the point mass, the three-joint arm): the
+  muscle path through its fixation points, from ``skeleton.point_kinematics``.
+* Any other geometry on a linked chain (arm26's polynomial geometry has no path points): a line
   beside the bones of every joint the muscle spans, on the flexor side (counter-clockwise, the
   inside of the joint angle) where its moment arm is negative and on the extensor side otherwise,
   wrapping round the joint at a distance that grows with the moment arm.
-* Any other geometry on the point mass: a short line from the mass in the direction it pulls.
+* Any other geometry on a chain without links: a short line from the point in the direction it
+  pulls.
 
 Colour runs from blue (activation 0) to red (activation 1), and the line widens with activation.
 """
@@ -30,7 +38,6 @@ import torch
 
 from ..dynamics import Effector
 from ..dynamics.geometry import PathGeometry
-from ..dynamics.skeletons import PointMass, TwoDofArm
 
 __all__ = ["HumanWindow", "LimbFrame", "LimbRenderer", "tile_frames"]
 
@@ -92,10 +99,13 @@ class LimbRenderer:
         self.effector = effector
         self.size = size
         self.force_scale = float(force_scale)
-        skel = effector.skeleton
-        if isinstance(skel, TwoDofArm):
-            self._centre = np.zeros(2)
-            self._half = 1.05 * (skel.l1 + skel.l2)
+        lb = effector.pos_lower_bound
+        mid = self.limb_points(((lb + effector.pos_upper_bound) / 2).detach().cpu().double().numpy())
+        self._n_links = len(mid) - 1
+        self._reach = float(np.linalg.norm(np.diff(mid, axis=0), axis=-1).sum())  # m, 0 without links
+        if self._n_links > 0:
+            self._centre = mid[0]
+            self._half = 1.05 * self._reach
         else:
             lb = effector.pos_lower_bound.detach().cpu().double().numpy()
             ub = effector.pos_upper_bound.detach().cpu().double().numpy()
@@ -110,22 +120,34 @@ class LimbRenderer:
         pg, surf = self._pygame, self._surface
         surf.fill(_BACKGROUND)
         q = np.asarray(frame.joint_pos, dtype=np.float64)
-        if isinstance(self.effector.skeleton, TwoDofArm):
-            reach = (self.effector.skeleton.l1 + self.effector.skeleton.l2) * self._scale
-            pg.draw.circle(surf, (232, 232, 232), self._px((0.0, 0.0)), int(reach), width=1)
+        chain = self.limb_points(q)
+        if self._n_links > 0:
+            pg.draw.circle(surf, (232, 232, 232), self._px(chain[0]), int(self._reach * self._scale), width=1)
         trail = np.asarray(frame.trail, dtype=np.float64).reshape(-1, 2)
         if len(trail) >= 2:
             pg.draw.lines(surf, _TRAIL, False, [self._px(p) for p in trail], 2)
         pg.draw.circle(surf, _TARGET, self._px(frame.target), max(4, int(0.012 * self._scale)))
         activation = np.clip(np.asarray(frame.activation, dtype=np.float64), 0.0, 1.0)
-        for m, path in enumerate(self._muscle_paths(q)):
+        for m, path in enumerate(self._muscle_paths(q, chain)):
             a = float(activation[m])
             colour = tuple(int(c) for c in _LOW + (_HIGH - _LOW) * a)
             pg.draw.lines(surf, colour, False, [self._px(p) for p in path], 2 + round(4 * a))
-        tip = self._draw_limb(q)
+        tip = self._draw_limb(chain)
         self._draw_force(tip, np.asarray(frame.endpoint_load, dtype=np.float64))
         pixels = pg.surfarray.array3d(surf)  # (W, H, 3)
         return np.ascontiguousarray(np.transpose(pixels, (1, 0, 2)))
+
+    def limb_points(self, joint_pos: np.ndarray) -> np.ndarray:
+        """The chain the limb is drawn as: ``(K + 1, 2)`` m from :meth:`Skeleton.segments`.
+
+        Args:
+            joint_pos: ``(D,)`` joint configuration.
+        """
+        ref = self.effector.pos_lower_bound
+        qt = torch.as_tensor(np.asarray(joint_pos, dtype=np.float64), dtype=ref.dtype, device=ref.device)
+        with torch.no_grad():
+            chain = self.effector.skeleton.segments(qt[None])[0]
+        return chain.detach().cpu().double().numpy()
 
     # ------------------------------------------------------------------ drawing helpers
     def _px(self, p: Sequence[float] | np.ndarray) -> tuple[int, int]:
@@ -133,20 +155,17 @@ class LimbRenderer:
         y = self.size / 2 - (float(p[1]) - self._centre[1]) * self._scale
         return int(round(x)), int(round(y))
 
-    def _draw_limb(self, q: np.ndarray) -> np.ndarray:
+    def _draw_limb(self, chain: np.ndarray) -> np.ndarray:
         pg, surf = self._pygame, self._surface
-        skel = self.effector.skeleton
-        if isinstance(skel, TwoDofArm):
-            shoulder, elbow, hand = _arm_points(q, skel.l1, skel.l2)
-            pts = [self._px(shoulder), self._px(elbow), self._px(hand)]
-            pg.draw.lines(surf, _BONE, False, pts, max(3, int(0.012 * self._scale)))
-            for p in pts[:2]:
-                pg.draw.circle(surf, _BONE, p, max(4, int(0.014 * self._scale)))
-            pg.draw.circle(surf, (20, 20, 20), pts[2], max(3, int(0.009 * self._scale)))
-            return hand
-        pos = q[:2]
-        pg.draw.circle(surf, _BONE, self._px(pos), max(5, int(0.03 * self._scale)))
-        return pos
+        if len(chain) == 1:
+            pg.draw.circle(surf, _BONE, self._px(chain[0]), max(5, int(0.03 * self._scale)))
+            return chain[0]
+        pts = [self._px(p) for p in chain]
+        pg.draw.lines(surf, _BONE, False, pts, max(3, int(0.012 * self._scale)))
+        for p in pts[:-1]:
+            pg.draw.circle(surf, _BONE, p, max(4, int(0.014 * self._scale)))
+        pg.draw.circle(surf, (20, 20, 20), pts[-1], max(3, int(0.009 * self._scale)))
+        return chain[-1]
 
     def _draw_force(self, tip: np.ndarray, force: np.ndarray) -> None:
         norm = float(np.hypot(force[0], force[1]))
@@ -162,8 +181,8 @@ class LimbRenderer:
         wing1, wing2 = end - u * head + n * head * 0.5, end - u * head - n * head * 0.5
         pg.draw.polygon(self._surface, _FORCE, [self._px(end), self._px(wing1), self._px(wing2)])
 
-    def _muscle_paths(self, q: np.ndarray) -> list[np.ndarray]:
-        """One polyline ``(P, 2)`` m per muscle at joint configuration ``q``."""
+    def _muscle_paths(self, q: np.ndarray, chain: np.ndarray) -> list[np.ndarray]:
+        """One polyline ``(P, 2)`` m per muscle at joint configuration ``q``, limb ``chain``."""
         eff = self.effector
         ref = eff.pos_lower_bound
         qt = torch.as_tensor(q, dtype=ref.dtype, device=ref.device)[None]
@@ -172,57 +191,47 @@ class LimbRenderer:
                 return _path_polylines(eff.geometry, qt)
             moment_arm = eff.geometry(qt, torch.zeros_like(qt)).moment_arm[0]
         r = moment_arm.detach().cpu().double().numpy()  # (D, M)
-        if isinstance(eff.skeleton, TwoDofArm):
-            skel = eff.skeleton
-            return [_lateral_path(q, skel.l1, skel.l2, r[:, m]) for m in range(r.shape[1])]
-        if isinstance(eff.skeleton, PointMass):
-            out = []
-            for m in range(r.shape[1]):
-                d = -r[:, m] / max(float(np.linalg.norm(r[:, m])), 1e-12)  # pull direction
-                out.append(np.stack([q[:2], q[:2] + 0.15 * self._half * d]))
-            return out
-        return []  # pragma: no cover - no other skeleton exists
-
-
-def _arm_points(q: np.ndarray, l1: float, l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    v1 = np.array([math.cos(q[0]), math.sin(q[0])])
-    v2 = np.array([math.cos(q[0] + q[1]), math.sin(q[0] + q[1])])
-    shoulder = np.zeros(2)
-    elbow = l1 * v1
-    return shoulder, elbow, elbow + l2 * v2
+        if len(chain) > 1 and r.shape[0] == len(chain) - 1:  # one joint per link
+            return [_lateral_path(chain, r[:, m]) for m in range(r.shape[1])]
+        out = []
+        for m in range(r.shape[1]):
+            d = -r[:2, m] / max(float(np.linalg.norm(r[:2, m])), 1e-12)  # pull direction
+            out.append(np.stack([chain[-1], chain[-1] + 0.15 * self._half * d]))
+        return out
 
 
 def _ccw(v: np.ndarray) -> np.ndarray:
     return np.array([-v[1], v[0]])
 
 
-def _lateral_path(q: np.ndarray, l1: float, l2: float, r: np.ndarray) -> np.ndarray:
-    """Schematic path of a muscle with moment arms ``r`` ``(2,)`` m on a two-joint arm.
+def _lateral_path(chain: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Schematic path of a muscle with moment arms ``r`` ``(K,)`` m on a chain ``(K + 1, 2)`` m.
 
     A negative moment arm drives the joint counter-clockwise (MotorNet's convention), so the
     muscle lies on the counter-clockwise side of the bones there (inside the joint angle).
     """
-    spans = [j for j in (0, 1) if abs(r[j]) > 1e-9]
+    spans = [j for j in range(len(r)) if abs(r[j]) > 1e-9]
     if not spans:
         return np.zeros((2, 2))
-    shoulder, elbow, _ = _arm_points(q, l1, l2)
-    v0 = np.array([1.0, 0.0])  # the trunk, continuing into the upper arm at q1 = 0
-    v1 = (elbow - shoulder) / l1
-    v2 = np.array([math.cos(q[0] + q[1]), math.sin(q[0] + q[1])])
-    bones = {0: (shoulder, v0, v1, l1), 1: (elbow, v1, v2, l2)}
-    extra = 0.008 if len(spans) == 2 else 0.0
+    links = np.diff(chain, axis=0)
+    lengths = np.linalg.norm(links, axis=-1)
+    dirs = links / lengths[:, None]
+    trunk = np.array([1.0, 0.0])  # the trunk, continuing into the first link at zero angle
+    extra = 0.008 if len(spans) >= 2 else 0.0
     pts: list[np.ndarray] = []
     for j in spans:
-        joint, vp, vd, ld = bones[j]
+        joint, vd, ld = chain[j], dirs[j], lengths[j]
+        vp = trunk if j == 0 else dirs[j - 1]
+        lp = lengths[0] if j == 0 else lengths[j - 1]
         side = 1.0 if r[j] < 0 else -1.0
         off = 0.012 + min(abs(float(r[j])), 0.04) + extra
         inside = vd - vp
         n = np.linalg.norm(inside)
         inside = inside / n if n > 1e-6 else _ccw(vp)
         if not pts:
-            pts.append(joint - 0.3 * l1 * vp + side * off * _ccw(vp))
+            pts.append(joint - 0.3 * lp * vp + side * off * _ccw(vp))
         pts.append(joint + side * off * inside)
-        dist = 0.35 * ld if (j == 1 or len(spans) == 1) else 0.3 * ld
+        dist = 0.35 * ld if j == spans[-1] else 0.3 * ld
         pts.append(joint + dist * vd + side * off * _ccw(vd))
     return np.stack(pts)
 

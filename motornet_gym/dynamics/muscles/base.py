@@ -38,6 +38,13 @@ class Muscle(nn.Module):
     ``compliant_tendon = True``: their fibre length is a state variable integrated with the
     fibre velocity that :meth:`compute` returns.
 
+    Extra state (e.g. fatigue): a model names its own variables in :attr:`extra_state_names`
+    (``k`` names); the effector then carries them as ``MuscleState.extra`` ``(B, M, k)`` and every
+    integrator advances them with :meth:`extra_state_derivative`. The model starts them with
+    :meth:`initial_extra_state`, may bound them in :meth:`clip_extra_state` and reads them in
+    :meth:`compute_state` (override it instead of :meth:`compute` to let them act on the force).
+    Keep these methods free of Python branches on tensor values, like the rest of the step.
+
     Args:
         max_isometric_force: ``(M,)`` or scalar, N.
         optimal_fibre_length: ``(M,)`` or scalar, m (``l0_ce``).
@@ -52,6 +59,8 @@ class Muscle(nn.Module):
     """
 
     compliant_tendon: bool = False
+    #: Names of the model's extra state variables, one per slot of ``MuscleState.extra[..., k]``.
+    extra_state_names: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -105,6 +114,40 @@ class Muscle(nn.Module):
     def initial_fibre_length(self, geometry: Geometry) -> torch.Tensor:
         """Fibre length ``(B, M)`` m at rest for the given geometry (used at reset)."""
         return geometry.musculotendon_length - self.tendon_slack_length.to(geometry.musculotendon_length)
+
+    def initial_extra_state(self, activation: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+        """Extra state ``(B, M, k)`` at reset, for the initial activation ``(B, M)``; zeros by default."""
+        b, m = activation.shape
+        return activation.new_zeros(b, m, len(self.extra_state_names))
+
+    def extra_state_derivative(
+        self, excitation: torch.Tensor, state: MuscleState, geometry: Geometry
+    ) -> torch.Tensor:
+        """Time derivative of ``state.extra`` ``(B, M, k)`` (units of the variable per s); 0 by default.
+
+        Args:
+            excitation: ``(B, M)`` in [0, 1], held over the step.
+            state: The muscle state the derivative is evaluated at (its ``extra`` is a tensor).
+            geometry: The musculotendon geometry at that state.
+        """
+        return torch.zeros_like(state.extra)
+
+    def clip_extra_state(self, extra: torch.Tensor) -> torch.Tensor:
+        """Bound ``extra`` ``(B, M, k)`` after each integration step; the identity by default."""
+        return extra
+
+    def compute_state(
+        self,
+        activation: torch.Tensor,
+        fibre_length: torch.Tensor,
+        extra: torch.Tensor,
+        geometry: Geometry,
+    ) -> MuscleState:
+        """:meth:`compute` with the extra state ``(B, M, k)`` attached (what the effector calls).
+
+        Models whose extra state changes the force override this method.
+        """
+        return self.compute(activation, fibre_length, geometry)._replace(extra=extra)
 
     def compute(
         self, activation: torch.Tensor, fibre_length: torch.Tensor, geometry: Geometry
