@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,13 @@ from motornet_gym.sb3_agents import (
     to_excitation,
 )
 
+#: ``on_eval(env_steps, metrics) -> keep going?`` (see :func:`train`).
+OnEval = Callable[[int, dict[str, float]], bool]
+
 __all__ = [  # the public names, re-exported for the scripts, agents.compare and users
     "ConfigError",
     "LSTMState",
+    "OnEval",
     "RLConfig",
     "SB3Controller",
     "algorithm_class",
@@ -121,6 +126,8 @@ class _Run:
         self.eval_step = -1
         self.ckpt_step = model.num_timesteps if config.resume else -1
         self.reason = "total_steps"
+        self.on_eval: OnEval | None = None
+        self.halted = False  # on_eval asked to stop
         self.stopped_at: int | None = None  # env steps of the rollout boundary a stop request ended at
         self._controller: SB3Controller | None = None
 
@@ -163,6 +170,8 @@ class _Run:
         self.logger.log(row, step=steps)
         for k, v in self.last_eval.items():
             self.model.logger.record(f"eval/{k}", v)
+        if self.on_eval is not None and not self.on_eval(steps, dict(self.last_eval)):
+            self.halted = True
         if self.last_eval["final_error_cm"] < self.best:
             self.best = self.last_eval["final_error_cm"]
             save_agent_dir(
@@ -193,6 +202,9 @@ class _Run:
             self.next_ckpt = (steps // self.config.checkpoint_every + 1) * self.config.checkpoint_every
 
     def should_stop(self) -> bool:
+        if self.halted:
+            self.reason = "on_eval"
+            return True
         if self.stop.requested:
             self.reason = f"signal {self.stop.signal_name}"
             return True
@@ -212,8 +224,15 @@ def _sb3_logger(out: Path, config: RLConfig, start: int) -> Any:
     return configure(str(folder), formats)
 
 
-def train(config: RLConfig) -> dict[str, Any]:
+def train(config: RLConfig, on_eval: OnEval | None = None) -> dict[str, Any]:
     """Run (or resume) one RL training run; returns the summary (also written to ``summary.json``).
+
+    Args:
+        config: The run configuration.
+        on_eval: Called after each evaluation with ``(env steps, metrics)`` (the metrics of
+            :func:`agents.evaluation.evaluate_controller`); returning False ends the run at the
+            next rollout boundary (``stopped_by`` ``"on_eval"``; used by ``agents.tune``'s pruning
+            and ``benchmarks/rl.py``'s early stop).
 
     Raises:
         ConfigError: Before the run folder is written and before any training step, on anything
@@ -242,6 +261,7 @@ def train(config: RLConfig) -> dict[str, Any]:
     clock = WallClock(float(meta.get("wall_time_s", 0.0)))
     stop = StopFlag()
     run = _Run(config, out, model, venv, logger, clock, stop, total, config.replay)
+    run.on_eval = on_eval
     callbacks: list[Any] = [_callback_class()(run)]
     if config.wandb is not None:
         try:
