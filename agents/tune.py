@@ -77,6 +77,8 @@ class TuneConfig:
         sampler_seed: Seed of the TPE sampler (plus the trials so far, on a rerun).
         hyperparams: Base YAML file (None: agents/hyperparams/<algorithm>.yaml); trials override it.
         n_threads: torch CPU threads of each run.
+        enqueue: Named parameter sets of the search space run first, in order, when the study is new
+            (e.g. ``{"yaml": {...}}``: the YAML file's hand-set values as a baseline trial).
         keep_runs: Keep each run's checkpoints and best/ folders (default: only its agent/ and logs).
         out_dir: Folder of the study (tune.json, study.journal, trials.csv, best.yaml, trials/).
         resume: Folder of a search to continue (its tune.json is used; only n_trials given here
@@ -97,6 +99,7 @@ class TuneConfig:
     sampler_seed: int = 0
     hyperparams: str | None = None
     n_threads: int = 1
+    enqueue: dict[str, Any] = field(default_factory=dict)
     keep_runs: bool = False
     out_dir: str = "runs/tune"
     resume: str | None = None
@@ -116,8 +119,14 @@ class TuneConfig:
                 raise ValueError(f"{name} must be an integer >= 0; got {v!r}")
         if self.objective not in LOGGED:
             raise ValueError(f"objective must be one of {', '.join(LOGGED)}; got {self.objective!r}")
-        if not isinstance(self.env_kwargs, dict):
-            raise ValueError(f"env_kwargs must be a dict; got {type(self.env_kwargs).__name__}")
+        for name in ("env_kwargs", "enqueue"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name} must be a dict; got {type(getattr(self, name)).__name__}")
+        bad = [k for k, v in self.enqueue.items() if not isinstance(v, dict)]
+        if bad:
+            raise ValueError(
+                f"enqueue must map names to parameter dicts; got {bad[0]!r}: {self.enqueue[bad[0]]!r}"
+            )
 
 
 class _Interrupted(Exception):
@@ -183,6 +192,9 @@ def _study(config: TuneConfig, optuna: Any) -> Any:
     )
     study = optuna.create_study(storage=storage, sampler=sampler, pruner=pruner, study_name=name,
                                 direction="minimize", load_if_exists=True)  # fmt: skip
+    if not study.get_trials(deepcopy=False):
+        for label, params in config.enqueue.items():
+            study.enqueue_trial(params, user_attrs={"enqueued": label})
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)  # left running by a killed process
         study.enqueue_trial(t.params)

@@ -36,7 +36,7 @@ def _load(out):
 
 def _tiny(out, **kw) -> tune.TuneConfig:
     base = dict(algorithm="ppo", env_id=PM, env_kwargs=SHORT, n_trials=2, trial_steps=1024, eval_every=512,
-                n_envs=8, n_startup_trials=1, out_dir=str(out))  # fmt: skip
+                n_envs=8, n_startup_trials=1, n_warmup_evals=2, out_dir=str(out))  # fmt: skip
     return tune.TuneConfig(**{**base, **kw})
 
 
@@ -62,7 +62,10 @@ def test_every_draw_of_a_search_space_is_a_valid_hyperparameter_entry(algorithm)
 
 def test_a_two_trial_search_writes_its_study_and_resumes_it(tmp_path):
     out = tmp_path / "study"
-    first = tune.tune(_tiny(out))
+    yaml_values = {"n_steps": 64, "net_width": 64, "learning_rate": 3e-4, "lr_schedule": "constant",
+                   "batch_size": 512, "n_epochs": 5, "gamma": 0.99, "gae_lambda": 0.95, "clip_range": 0.2,
+                   "log_std_init": -1.0}  # fmt: skip
+    first = tune.tune(_tiny(out, enqueue={"yaml": yaml_values}))
     assert first["trials"]["complete"] == 2 and first["best"] is not None
     files = {p.name for p in out.iterdir()}
     assert {"study.journal", "trials.csv", "best.yaml", "results.json", "tune.json", "trials"} <= files
@@ -73,6 +76,9 @@ def test_a_two_trial_search_writes_its_study_and_resumes_it(tmp_path):
     )
     best = min(rows, key=lambda r: float(r["value"]))
     assert first["best"]["value"] == pytest.approx(float(best["value"]))
+    first_trial = _load(out).trials[0]  # the enqueued baseline ran first, with exactly those values
+    assert first_trial.params == yaml_values and first_trial.user_attrs["enqueued"] == "yaml"
+    assert first_trial.user_attrs["hyperparams"]["n_epochs"] == 5
     # the best trial's value is its run's own final evaluation
     summary = json.loads(
         (out / "trials" / f"trial_{int(best['number']):04d}" / "seed_0" / "summary.json").read_text()
@@ -103,7 +109,7 @@ def test_a_two_trial_search_writes_its_study_and_resumes_it(tmp_path):
     assert trials[orphan.number].state.name == "FAIL" and trials[-1].params == trials[orphan.number].params
 
     with pytest.raises(ValueError, match="holds a search with other settings"):
-        tune.tune(_tiny(out, trial_steps=2048))
+        tune.tune(_tiny(out, trial_steps=2048, enqueue={"yaml": yaml_values}))
 
 
 def test_on_eval_returning_false_stops_the_run_at_a_rollout_boundary(tmp_path):
