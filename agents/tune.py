@@ -54,7 +54,7 @@ __all__ = ["TuneConfig", "main", "tune"]
 
 CONFIGS = {"ppo": PPOConfig, "sac": SACConfig, "recurrent_ppo": RecurrentPPOConfig}
 STUDY, TRIALS_CSV, BEST_YAML, TUNE_JSON = "study.journal", "trials.csv", "best.yaml", "tune.json"
-DEFAULT_TRIALS = 20
+DEFAULT_TRIALS, DEFAULT_WARMUP_EVALS = 20, 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +73,10 @@ class TuneConfig:
         objective: Evaluation metric to minimise (final_error_cm, hold_error_cm, cost, ...).
         n_envs: Environments of the batched engine (None: the YAML's n_envs).
         n_startup_trials: Random trials before TPE models the results, and trials before pruning.
-        n_warmup_evals: Evaluations of a trial before it may be pruned.
+        n_warmup_evals: Evaluations of a trial before it may be pruned (None: 2, or the resumed
+            search's). A resume may change it (it only affects later pruning decisions; each trial
+            records the value it ran under). Early evaluations are noisy on the arm: every trial is at
+            33-37 cm at 1/4 of a 500k-step budget, so a warm-up of 1 prunes nearly at random.
         sampler_seed: Seed of the TPE sampler (plus the trials so far, on a rerun).
         hyperparams: Base YAML file (None: agents/hyperparams/<algorithm>.yaml); trials override it.
         n_threads: torch CPU threads of each run.
@@ -81,8 +84,9 @@ class TuneConfig:
             (e.g. ``{"yaml": {...}}``: the YAML file's hand-set values as a baseline trial).
         keep_runs: Keep each run's checkpoints and best/ folders (default: only its agent/ and logs).
         out_dir: Folder of the study (tune.json, study.journal, trials.csv, best.yaml, trials/).
-        resume: Folder of a search to continue (its tune.json is used; only n_trials given here
-            overrides it). Rerunning the original command into the same out_dir also resumes.
+        resume: Folder of a search to continue (its tune.json is used; only n_trials and
+            n_warmup_evals given here override it). Rerunning the original command into the same
+            out_dir also resumes.
     """
 
     algorithm: str = "ppo"
@@ -95,7 +99,7 @@ class TuneConfig:
     objective: str = "final_error_cm"
     n_envs: int | None = None
     n_startup_trials: int = 5
-    n_warmup_evals: int = 1
+    n_warmup_evals: int | None = None
     sampler_seed: int = 0
     hyperparams: str | None = None
     n_threads: int = 1
@@ -115,6 +119,8 @@ class TuneConfig:
                 raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
         for name in ("n_startup_trials", "n_warmup_evals"):
             v = getattr(self, name)
+            if v is None and name == "n_warmup_evals":
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an integer >= 0; got {v!r}")
         if self.objective not in LOGGED:
@@ -136,6 +142,7 @@ class _Interrupted(Exception):
 def _run_trial(config: TuneConfig, trial: Any, optuna: Any) -> float:
     override = sample(config.algorithm, trial)
     trial.set_user_attr("hyperparams", override)
+    trial.set_user_attr("n_warmup_evals", _warmup(config))
     folder = Path(config.out_dir) / "trials" / f"trial_{trial.number:04d}"
     values, steps = [], 0
     for seed in range(config.seeds):
@@ -177,6 +184,10 @@ def _run_trial(config: TuneConfig, trial: Any, optuna: Any) -> float:
     return float(sum(values) / len(values))
 
 
+def _warmup(config: TuneConfig) -> int:
+    return DEFAULT_WARMUP_EVALS if config.n_warmup_evals is None else config.n_warmup_evals
+
+
 def _study(config: TuneConfig, optuna: Any) -> Any:
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -188,7 +199,7 @@ def _study(config: TuneConfig, optuna: Any) -> Any:
         seed=config.sampler_seed + existing.get(name, 0), n_startup_trials=config.n_startup_trials
     )
     pruner = optuna.pruners.MedianPruner(
-        n_startup_trials=config.n_startup_trials, n_warmup_steps=config.n_warmup_evals * config.eval_every
+        n_startup_trials=config.n_startup_trials, n_warmup_steps=_warmup(config) * config.eval_every
     )
     study = optuna.create_study(storage=storage, sampler=sampler, pruner=pruner, study_name=name,
                                 direction="minimize", load_if_exists=True)  # fmt: skip
@@ -208,10 +219,11 @@ def _write_results(config: TuneConfig, study: Any, optuna: Any, command: str) ->
     names = sorted({k for t in trials for k in t.params})
     with (out / TRIALS_CSV).open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["number", "state", "value", "env_steps", "wall_time_s", *names])
+        w.writerow(["number", "state", "value", "env_steps", "wall_time_s", "n_warmup_evals", *names])
         for t in trials:
             w.writerow([t.number, t.state.name, t.value, t.user_attrs.get("env_steps"),
-                        t.user_attrs.get("wall_time_s"), *(t.params.get(n) for n in names)])  # fmt: skip
+                        t.user_attrs.get("wall_time_s"), t.user_attrs.get("n_warmup_evals"),
+                        *(t.params.get(n) for n in names)])  # fmt: skip
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in state}
     done = [t for t in trials if t.state == state.COMPLETE and t.value is not None and math.isfinite(t.value)]
     result: dict[str, Any] = {"trials": counts, "best": None}
@@ -259,7 +271,8 @@ def tune(config: TuneConfig, command: str | None = None) -> dict[str, Any]:
     mine = config_to_dict(config)
     if saved_path.is_file():
         saved = json.loads(saved_path.read_text())
-        diff = sorted(k for k in mine if k not in ("n_trials", "resume") and saved.get(k) != mine[k])
+        free = ("n_trials", "n_warmup_evals", "resume")
+        diff = sorted(k for k in mine if k not in free and saved.get(k) != mine[k])
         if diff:
             raise ValueError(
                 f"out_dir {str(out)!r} holds a search with other settings ({', '.join(diff)}: "
@@ -291,8 +304,9 @@ def _resolve_resume(config: TuneConfig) -> TuneConfig:
         raise ValueError(f"resume {config.resume!r} holds no search (expected {str(path)!r})")
     saved = json.loads(path.read_text())
     saved.update(out_dir=config.resume, resume=None)
-    if config.n_trials is not None:
-        saved["n_trials"] = config.n_trials
+    for name in ("n_trials", "n_warmup_evals"):
+        if getattr(config, name) is not None:
+            saved[name] = getattr(config, name)
     names = {f.name for f in dataclasses.fields(TuneConfig)}
     return TuneConfig(**{k: v for k, v in saved.items() if k in names})
 
