@@ -272,7 +272,7 @@ def tune(config: TuneConfig, command: str | None = None) -> dict[str, Any]:
     if saved_path.is_file():
         saved = json.loads(saved_path.read_text())
         free = ("n_trials", "n_warmup_evals", "resume")
-        diff = sorted(k for k in mine if k not in free and saved.get(k) != mine[k])
+        diff = sorted(k for k in mine if k not in free and k in saved and saved[k] != mine[k])
         if diff:
             raise ValueError(
                 f"out_dir {str(out)!r} holds a search with other settings ({', '.join(diff)}: "
