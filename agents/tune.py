@@ -55,6 +55,8 @@ __all__ = ["TuneConfig", "main", "tune"]
 CONFIGS = {"ppo": PPOConfig, "sac": SACConfig, "recurrent_ppo": RecurrentPPOConfig}
 STUDY, TRIALS_CSV, BEST_YAML, TUNE_JSON = "study.journal", "trials.csv", "best.yaml", "tune.json"
 DEFAULT_TRIALS, DEFAULT_WARMUP_EVALS = 20, 2
+#: Settings always written into the recorded command (so it survives a change of the defaults).
+ALWAYS_RECORDED = ("algorithm", "env_id", "n_trials", "trial_steps", "eval_every", "seeds", "objective")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,7 +320,7 @@ def _flags(config: TuneConfig) -> list[str]:
         v = getattr(config, f.name)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         flag = "--" + f.name.replace("_", "-")
-        if v == default or f.name == "resume":
+        if f.name == "resume" or (v == default and f.name not in ALWAYS_RECORDED):
             continue
         if isinstance(v, bool):
             out.append(flag if v else "--no-" + flag[2:])
