@@ -73,10 +73,12 @@ def test_table_ratio_is_time_over_ppos_at_each_threshold():
             "time_to": {3.0: times[0], 1.5: times[1]},
             "final_error_cm": 1.0,
             "best_error_cm": 1.0,
-            "fps": 1.0,
+            "fps": 400.0 if method == "ppo" else 100.0,
         }
 
     text = rl.table([res("ppo", (10.0, 40.0)), res("ppo_dummy", (25.0, None))])
     ppo_row, dummy_row = text.splitlines()[2:]
-    assert ppo_row.endswith("| 1.00x, 1.00x |") and dummy_row.endswith("| -, 2.50x |")
+    assert ppo_row.endswith("| 400 | 1.00x | 1.00x, 1.00x |") and dummy_row.endswith(
+        "| 100 | 0.25x | -, 2.50x |"
+    )
     assert "not reached" in dummy_row
