@@ -109,13 +109,16 @@ def symmetric_actions(venv: Any) -> Any:
 def engine_state(venv: Any) -> dict[str, Any]:
     """Snapshot of the batched engine under an SB3 ``VecEnv`` stack (for exact training resume).
 
-    Holds the episodes' :class:`~motornet_gym.sim_types.SimState` (cloned tensors, mid-episode) and
-    the engine generator's state, so :func:`restore_engine_state` continues the very same episodes
-    and random stream. Wrapper state (``VecMonitor`` counters, ``VecNormalize`` statistics) is not
-    included.
+    Returns:
+        ``{"sim_state": SimState, "generator": ByteTensor}``: the episodes in flight
+        (:class:`~motornet_gym.sim_types.SimState`, cloned tensors with batch size ``n_envs``) and
+        the engine generator's state, so :func:`restore_engine_state` continues the very same
+        episodes and random stream (picklable with ``torch.save``). Wrapper state (``VecMonitor``
+        counters, ``VecNormalize`` statistics) is not included.
 
     Raises:
-        ValueError: If ``venv`` is not (a wrapper of) a reset ``MotorSB3VecEnv``.
+        ValueError: If ``venv`` is not (a wrapper of) a ``MotorSB3VecEnv``.
+        RuntimeError: If the env was never reset.
     """
     sim = _simulator(venv)
     return {"sim_state": _clone(sim.state), "generator": sim.generator.get_state().clone()}
@@ -138,7 +141,7 @@ def restore_engine_state(venv: Any, snapshot: dict[str, Any]) -> None:
         raise ValueError(f"snapshot batch size must be {sim.batch_size}; got {tuple(state.step.shape)}")
     if getattr(inner, "_info_t", None) is None:
         inner.reset()
-    sim._set_state(state)
+    sim._set_state(_clone(state))
     sim.generator.set_state(snapshot["generator"])
     inner._info_t = sim.current_info()
 
