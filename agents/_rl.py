@@ -1,6 +1,6 @@
 """Shared plumbing of the SB3 scripts (``agents.ppo``, ``agents.sac``, ``agents.recurrent_ppo``).
 
-* :class:`RLConfig`: the typed run configuration every RL script shares.
+* :class:`RLConfig`: the typed run configuration every RL script shares (:mod:`agents._rl_config`).
 * :func:`load_hyperparams`: per-env hyperparameters from ``agents/hyperparams/<algo>.yaml``
   (rl-baselines3-zoo style), validated against the algorithm's and the policy's signatures so a
   bad key fails before any training starts.
@@ -9,66 +9,65 @@
   [0, 1] (:func:`motornet_gym.sb3_agents.symmetric_actions`, recorded in ``agent.json``) and
   observation (and optionally reward) normalisation (SB3 ``VecNormalize``).
 * :func:`train`: the training loop shared by the scripts (periodic evaluation on the task's fixed
-  suite with :func:`agents.evaluation.evaluate_controller`, atomic checkpoints, resume).
+  suite with :func:`agents.evaluation.evaluate_controller`, atomic checkpoints, exact resume:
+  :mod:`agents._rl_resume`).
 * :func:`load_agent`: a saved agent (or checkpoint) as an ``evaluate_controller`` controller.
 
 Run-folder layout::
 
     config.json  summary.json  progress.csv (eval rows)  sb3_logs/ (SB3 training stats)
-    checkpoints/step_000000123456/{model.zip, vecnormalize.pkl, replay_buffer.pkl, agent.json}
+    checkpoints/step_000000123456/{model.zip, vecnormalize.pkl, replay_buffer.pkl, resume_state.pt,
+                                   agent.json}
     checkpoints/latest.json      agent/{model.zip, vecnormalize.pkl, agent.json}   (final agent)
     best/  (same files: the agent of the lowest evaluated final error so far; its agent.json has "eval")
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import importlib.util
 import json
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
-import torch
 
-import motornet_gym as mg
 from agents._common import (
     RunLogger,
     StopFlag,
     WallClock,
-    check_env_id,
     config_to_dict,
     parse_config,
     show_progress,
     write_json,
 )
 from agents._rl_agent import make_env, save_agent_dir, save_checkpoint
-from agents._rl_hyperparams import OFF_POLICY, RECURRENT, Hyperparams, load_hyperparams
+from agents._rl_config import ConfigError, RLConfig, inherit_field_docs
+from agents._rl_hyperparams import RECURRENT, load_hyperparams
+from agents._rl_resume import capture_state, setup
+from agents.evaluation import evaluate_controller
 from motornet_gym.sb3_agents import (
     ACTION_MAPPING,
     AGENT_DIR,
     BEST_DIR,
-    CHECKPOINTS,
     FORMAT,
     META,
-    MODEL,
-    REPLAY,
-    VECNORM,
     LSTMState,
     SB3Controller,
     algorithm_class,
     latest_checkpoint,
     load_agent,
-    resolve_agent_dir,
     to_excitation,
 )
+
+#: ``on_eval(env_steps, metrics) -> keep going?`` (see :func:`train`).
+OnEval = Callable[[int, dict[str, float]], bool]
 
 __all__ = [  # the public names, re-exported for the scripts, agents.compare and users
     "ConfigError",
     "LSTMState",
+    "OnEval",
     "RLConfig",
     "SB3Controller",
     "algorithm_class",
@@ -81,93 +80,6 @@ __all__ = [  # the public names, re-exported for the scripts, agents.compare and
     "to_excitation",
     "train",
 ]
-from agents.evaluation import evaluate_controller
-
-
-# ----------------------------------------------------------------------------- config
-@dataclass(frozen=True, kw_only=True)
-class RLConfig:
-    """Configuration of a stable-baselines3 training run.
-
-    Attributes:
-        env_id: Registered environment id (training).
-        eval_env_id: Id whose evaluation suite is logged during training (None: env_id); same
-            observation as env_id.
-        env_kwargs: Keyword arguments of ``make_simulator`` (delays, noise, episode_duration, ...).
-        hyperparams: YAML file of per-env hyperparameters (None: agents/hyperparams/<algo>.yaml).
-        hyperparams_override: Top-level entries replacing those of the YAML entry of env_id (same keys).
-        n_envs: Environments in the batched engine (None: the YAML's n_envs).
-        total_steps: Total environment steps of the run, across resumes (None: the YAML's n_timesteps).
-        time_budget_s: Wall-clock budget in seconds, across resumes (None: no limit).
-        eval_every: Evaluate on the task's fixed evaluation suite every this many env steps.
-        checkpoint_every: Write a checkpoint every this many env steps.
-        keep_checkpoints: Number of most recent checkpoints kept on disk.
-        save_replay_buffer: Also checkpoint the replay buffer (off-policy algorithms only).
-        seed: Seed of the networks, the action sampling and the episodes.
-        device: Torch device of the networks ('cpu' or 'cuda'; the engine runs on the CPU).
-        n_threads: torch CPU threads (torch.set_num_threads).
-        out_dir: Run folder (checkpoints, final agent, progress.csv, config.json, summary.json).
-        tensorboard: Log to TensorBoard (None: when installed).
-        wandb: wandb mode, 'offline' or 'online' (None: off).
-        progress: Show SB3's progress bar (None: when stderr is a terminal).
-        resume: Run folder to resume from (its config is used; only total_steps, time_budget_s,
-            progress and device given here override it).
-        init_from: Saved agent (run folder, agent or checkpoint folder) of the same algorithm whose
-            weights and observation statistics initialise this run (e.g. adaptation to a force
-            field); its step count is not carried over. Ignored when resuming.
-    """
-
-    algorithm: ClassVar[str] = ""
-
-    env_id: str = "motornet/Arm26Reach-v0"
-    eval_env_id: str | None = None
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    hyperparams: str | None = None
-    hyperparams_override: dict[str, Any] = field(default_factory=dict)
-    n_envs: int | None = None
-    total_steps: int | None = None
-    time_budget_s: float | None = None
-    eval_every: int = 50_000
-    checkpoint_every: int = 200_000
-    keep_checkpoints: int = 2
-    save_replay_buffer: bool = False
-    seed: int = 0
-    device: str = "cpu"
-    n_threads: int = 1
-    out_dir: str = "runs/rl"
-    tensorboard: bool | None = None
-    wandb: str | None = None
-    progress: bool | None = None
-    resume: str | None = None
-    init_from: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("eval_every", "checkpoint_every", "keep_checkpoints", "n_threads"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
-        for name in ("n_envs", "total_steps"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise ValueError(f"{name} must be an integer >= 1 or None; got {v!r}")
-        if self.time_budget_s is not None and not self.time_budget_s > 0:
-            raise ValueError(f"time_budget_s must be > 0 or None; got {self.time_budget_s!r}")
-        if self.wandb not in (None, "offline", "online"):
-            raise ValueError(f"wandb must be 'offline', 'online' or None; got {self.wandb!r}")
-        for name in ("env_kwargs", "hyperparams_override"):
-            if not isinstance(getattr(self, name), dict):
-                raise ValueError(f"{name} must be a dict; got {type(getattr(self, name)).__name__}")
-        if self.save_replay_buffer and self.algorithm not in OFF_POLICY:
-            raise ValueError(f"save_replay_buffer is for off-policy algorithms only; got {self.algorithm!r}")
-        if not (self.device == "cpu" or self.device.startswith("cuda")):
-            raise ValueError(f"device must be 'cpu' or 'cuda[:k]'; got {self.device!r}")
-
-
-def inherit_field_docs(cls: type) -> type:
-    """Append the ``Attributes:`` section of :class:`RLConfig` to a subclass docstring (CLI help)."""
-    doc = RLConfig.__doc__ or ""
-    cls.__doc__ = (cls.__doc__ or "").rstrip() + "\n\n" + doc[doc.index("    Attributes:") :]
-    return cls
 
 
 # ----------------------------------------------------------------------------- training
@@ -178,7 +90,9 @@ def _callback_class() -> type:
         """Evaluation, checkpoints, wall-clock budget and SIGINT/SIGTERM for one run.
 
         Evaluations and checkpoints happen at rollout starts, i.e. right after a policy update, so a
-        checkpoint's weights have been trained on every step it counts.
+        checkpoint's weights have been trained on every step it counts. A stop request (signal,
+        wall-clock budget) is honoured there too: the run checkpoints that boundary and ends at
+        the next step, whose half-collected rollout is dropped, so a resume continues exactly.
         """
 
         def __init__(self, run: _Run) -> None:
@@ -187,9 +101,11 @@ def _callback_class() -> type:
 
         def _on_rollout_start(self) -> None:
             self.run.maybe_eval_and_checkpoint()
+            if self.run.should_stop():
+                self.run.stop_at_boundary()
 
         def _on_step(self) -> bool:
-            return not self.run.should_stop()
+            return self.run.stopped_at is None
 
     return RunCallback
 
@@ -210,6 +126,9 @@ class _Run:
         self.eval_step = -1
         self.ckpt_step = model.num_timesteps if config.resume else -1
         self.reason = "total_steps"
+        self.on_eval: OnEval | None = None
+        self.halted = False  # on_eval asked to stop
+        self.stopped_at: int | None = None  # env steps of the rollout boundary a stop request ended at
         self._controller: SB3Controller | None = None
 
     def controller(self) -> SB3Controller:
@@ -251,6 +170,8 @@ class _Run:
         self.logger.log(row, step=steps)
         for k, v in self.last_eval.items():
             self.model.logger.record(f"eval/{k}", v)
+        if self.on_eval is not None and not self.on_eval(steps, dict(self.last_eval)):
+            self.halted = True
         if self.last_eval["final_error_cm"] < self.best:
             self.best = self.last_eval["final_error_cm"]
             save_agent_dir(
@@ -262,8 +183,14 @@ class _Run:
         if steps == self.ckpt_step:
             return
         keep = self.config.keep_checkpoints
-        save_checkpoint(self.out, self.model, self.venv, self.meta(), keep, self.replay)
+        state = capture_state(self.model, self.venv)
+        save_checkpoint(self.out, self.model, self.venv, self.meta(), keep, self.replay, state)
         self.ckpt_step = steps
+
+    def stop_at_boundary(self) -> None:
+        """Checkpoint this rollout boundary (exact resume point); the run ends at the next step."""
+        self.checkpoint()
+        self.stopped_at = int(self.model.num_timesteps)
 
     def maybe_eval_and_checkpoint(self) -> None:
         steps = self.model.num_timesteps
@@ -275,6 +202,9 @@ class _Run:
             self.next_ckpt = (steps // self.config.checkpoint_every + 1) * self.config.checkpoint_every
 
     def should_stop(self) -> bool:
+        if self.halted:
+            self.reason = "on_eval"
+            return True
         if self.stop.requested:
             self.reason = f"signal {self.stop.signal_name}"
             return True
@@ -282,21 +212,6 @@ class _Run:
             self.reason = "time_budget_s"
             return True
         return False
-
-
-def _resolve_resume(config: RLConfig) -> tuple[RLConfig, Path | None]:
-    if config.resume is None:
-        return config, None
-    run_dir = Path(config.resume)
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        raise FileNotFoundError(f"no checkpoint to resume from under {str(run_dir / CHECKPOINTS)!r}")
-    saved = json.loads((run_dir / "config.json").read_text())
-    keep = {k: getattr(config, k) for k in ("total_steps", "time_budget_s") if getattr(config, k) is not None}
-    saved.update(keep, resume=str(run_dir), out_dir=str(run_dir))
-    saved.update(progress=config.progress, device=config.device)
-    names = {f.name for f in dataclasses.fields(type(config))}
-    return type(config)(**{k: v for k, v in saved.items() if k in names}), ckpt
 
 
 def _sb3_logger(out: Path, config: RLConfig, start: int) -> Any:
@@ -309,64 +224,15 @@ def _sb3_logger(out: Path, config: RLConfig, start: int) -> Any:
     return configure(str(folder), formats)
 
 
-class ConfigError(ValueError):
-    """An invalid run configuration (env id, hyperparameters, env kwargs, resume folder).
-
-    Raised before the run folder is written and before any training step.
-    """
-
-
-def _setup(config: RLConfig) -> tuple[RLConfig, Path | None, Hyperparams, dict[str, Any], Any, Any]:
-    """Resolve resume, validate everything, seed, build the env and the model (no training)."""
-    from stable_baselines3.common.utils import set_random_seed
-
-    config, ckpt = _resolve_resume(config)
-    env_id = check_env_id(config.env_id)
-    if config.eval_env_id is not None:
-        train_obs = mg.make_simulator(env_id, **config.env_kwargs).observation_parts
-        eval_obs = mg.make_simulator(check_env_id(config.eval_env_id), **config.env_kwargs).observation_parts
-        if eval_obs != train_obs:
-            raise ValueError(
-                f"eval_env_id {config.eval_env_id!r} must have the observation of env_id {env_id!r} "
-                f"{train_obs}; got {eval_obs}"
-            )
-    hp = load_hyperparams(config.algorithm, env_id, config.hyperparams, config.hyperparams_override)
-    cls = algorithm_class(config.algorithm)
-    meta = json.loads((ckpt / META).read_text()) if ckpt is not None else {}
-    start_steps = int(meta.get("env_steps", 0))
-
-    # One seeding block: python/numpy/torch, the episodes (engine generator) and the model. A resumed
-    # run reseeds with seed + steps so it does not replay the first episodes.
-    torch.set_num_threads(config.n_threads)
-    run_seed = config.seed + start_steps
-    set_random_seed(run_seed)
-    init_dir = resolve_agent_dir(config.init_from) if config.init_from and ckpt is None else None
-    source = ckpt if ckpt is not None else init_dir
-    if init_dir is not None:
-        init_algo = json.loads((init_dir / META).read_text()).get("algorithm")
-        if init_algo != config.algorithm:
-            raise ValueError(
-                f"init_from {str(init_dir)!r} is a {init_algo!r} agent; expected {config.algorithm!r}"
-            )
-    vecnorm_path = source / VECNORM if source is not None and (source / VECNORM).is_file() else None
-    n_envs = config.n_envs or hp.n_envs
-    venv = make_env(env_id, n_envs, run_seed, config.env_kwargs, hp.normalize, vecnorm_path)
-    if ckpt is not None:
-        model = cls.load(str(ckpt / MODEL), env=venv, device=config.device)
-        model.set_random_seed(run_seed)
-        if (ckpt / REPLAY).is_file():
-            model.load_replay_buffer(str(ckpt / REPLAY))
-    elif init_dir is not None:
-        model = cls.load(str(init_dir / MODEL), env=venv, device=config.device)
-        model.set_random_seed(run_seed)
-        model.num_timesteps = 0
-    else:
-        model = cls(hp.policy, venv, seed=run_seed, device=config.device, verbose=0, **hp.algo_kwargs)
-    return config, ckpt, hp, meta, venv, model
-
-
-def train(config: RLConfig) -> dict[str, Any]:
+def train(config: RLConfig, on_eval: OnEval | None = None) -> dict[str, Any]:
     """Run (or resume) one RL training run; returns the summary (also written to ``summary.json``).
+
+    Args:
+        config: The run configuration.
+        on_eval: Called after each evaluation with ``(env steps, metrics)`` (the metrics of
+            :func:`agents.evaluation.evaluate_controller`); returning False ends the run at the
+            next rollout boundary (``stopped_by`` ``"on_eval"``; used by ``agents.tune``'s pruning
+            and ``benchmarks/rl.py``'s early stop).
 
     Raises:
         ConfigError: Before the run folder is written and before any training step, on anything
@@ -374,7 +240,7 @@ def train(config: RLConfig) -> dict[str, Any]:
             resume folder).
     """
     try:
-        config, ckpt, hp, meta, venv, model = _setup(config)
+        config, ckpt, hp, meta, venv, model = setup(config)
     except (ValueError, TypeError, FileNotFoundError, AssertionError) as e:
         raise ConfigError(f"{type(e).__name__}: {e}") from e
     env_id = config.env_id
@@ -394,7 +260,8 @@ def train(config: RLConfig) -> dict[str, Any]:
     logger = RunLogger(out, config_to_dict(config), config.tensorboard, config.wandb, project)
     clock = WallClock(float(meta.get("wall_time_s", 0.0)))
     stop = StopFlag()
-    run = _Run(config, out, model, venv, logger, clock, stop, total, config.save_replay_buffer)
+    run = _Run(config, out, model, venv, logger, clock, stop, total, config.replay)
+    run.on_eval = on_eval
     callbacks: list[Any] = [_callback_class()(run)]
     if config.wandb is not None:
         try:
@@ -409,6 +276,10 @@ def train(config: RLConfig) -> dict[str, Any]:
         if remaining > 0 and not run.should_stop():
             model.learn(remaining, callback=callbacks, reset_num_timesteps=ckpt is None,
                         progress_bar=show_progress(config.progress))  # fmt: skip
+    if run.stopped_at is not None:
+        # Stopped one step into a rollout that is dropped: the weights are those of the boundary,
+        # whose checkpoint a resume continues from (redoing that step).
+        model.num_timesteps = run.stopped_at
     run.evaluate()
     run.checkpoint()
     save_agent_dir(out / AGENT_DIR, model, venv, run.meta())

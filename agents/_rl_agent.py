@@ -14,11 +14,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 import motornet_gym as mg
 from agents._common import write_json
 from motornet_gym.sb3_agents import CHECKPOINTS, LATEST, META, MODEL, REPLAY, VECNORM, symmetric_actions
 
-__all__ = ["make_env", "save_agent_dir", "save_checkpoint"]
+__all__ = ["RESUME_STATE", "make_env", "save_agent_dir", "save_checkpoint"]
+
+#: Checkpoint file of everything a resume needs beyond the model, statistics and replay buffer.
+RESUME_STATE = "resume_state.pt"
 
 
 # ----------------------------------------------------------------------------- environments
@@ -54,9 +59,17 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def save_agent_dir(
-    target: Path, model: Any, venv: Any, meta: Mapping[str, Any], replay: bool = False
+    target: Path,
+    model: Any,
+    venv: Any,
+    meta: Mapping[str, Any],
+    replay: bool = False,
+    resume_state: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write model, VecNormalize statistics, optional replay buffer and ``agent.json`` atomically.
+    """Write a saved-agent folder atomically.
+
+    Files: model, VecNormalize statistics, optional replay buffer, optional resume state
+    (``resume_state.pt``, :mod:`agents._rl_resume`) and ``agent.json``.
 
     Everything goes into a temporary sibling folder first, which is then renamed onto ``target``
     (an existing ``target`` is moved aside first and deleted after), so a crash leaves either the
@@ -74,6 +87,8 @@ def save_agent_dir(
             venv.save(str(tmp / VECNORM))
         if replay:
             model.save_replay_buffer(str(tmp / REPLAY))
+        if resume_state is not None:
+            torch.save(dict(resume_state), tmp / RESUME_STATE)
         (tmp / META).write_text(json.dumps(dict(meta), indent=2, sort_keys=True))
         _fsync_tree(tmp)
         old = None
@@ -89,15 +104,19 @@ def save_agent_dir(
 
 
 def save_checkpoint(
-    run_dir: Path, model: Any, venv: Any, meta: Mapping[str, Any], keep: int, replay: bool
+    run_dir: Path,
+    model: Any,
+    venv: Any,
+    meta: Mapping[str, Any],
+    keep: int,
+    replay: bool,
+    resume_state: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``checkpoints/step_<env steps>/``, point ``latest.json`` at it, prune old ones."""
     root = run_dir / CHECKPOINTS
     name = f"step_{int(meta['env_steps']):012d}"
-    save_agent_dir(root / name, model, venv, meta, replay)
+    save_agent_dir(root / name, model, venv, meta, replay, resume_state)
     write_json(root / LATEST, {"name": name, "env_steps": int(meta["env_steps"])})
     for old in sorted(root.glob("step_*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return root / name
-
-

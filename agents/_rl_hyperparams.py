@@ -175,5 +175,3 @@ def _policy_kwargs(policy_cls: type, value: Any, source: str) -> dict[str, Any]:
             raise ValueError(f"{source}: activation_fn must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
         out["activation_fn"] = ACTIVATIONS[name]
     return out
-
-

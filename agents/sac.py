@@ -2,9 +2,13 @@
 
 Run from the repository root::
 
-    python -m agents.sac --env-id motornet/PointMassReach-v0 --save-replay-buffer
+    python -m agents.sac --env-id motornet/PointMassReach-v0
     python -m agents.sac --env-id motornet/Arm26Reach-v0 --time-budget-s 1200 --out-dir runs/sac_arm
     python -m agents.sac --resume runs/sac_arm --total-steps 20000000   # continue (or extend) a run
+    python -m agents.sac --env-id motornet/Arm26Reach-v0 --device cuda  # networks on the GPU
+
+Checkpoints hold the replay buffer by default (``--no-save-replay-buffer``: smaller checkpoints, but
+a resumed run then refills an empty buffer instead of continuing exactly).
 
 Hyperparameters come from ``agents/hyperparams/sac.yaml`` (the entry of ``--env-id``, over its
 ``default`` entry; ``--hyperparams-override '{"batch_size": 512}'`` on top). Reward = -cost, the same

@@ -35,9 +35,11 @@ __all__ = [
     "LSTMState",
     "SB3Controller",
     "algorithm_class",
+    "engine_state",
     "latest_checkpoint",
     "load_agent",
     "resolve_agent_dir",
+    "restore_engine_state",
     "symmetric_actions",
     "to_excitation",
 ]
@@ -102,6 +104,65 @@ def symmetric_actions(venv: Any) -> Any:
             return self.venv.step_wait()
 
     return SymmetricActions(venv)
+
+
+def engine_state(venv: Any) -> dict[str, Any]:
+    """Snapshot of the batched engine under an SB3 ``VecEnv`` stack (for exact training resume).
+
+    Returns:
+        ``{"sim_state": SimState, "generator": ByteTensor}``: the episodes in flight
+        (:class:`~motornet_gym.sim_types.SimState`, cloned tensors with batch size ``n_envs``) and
+        the engine generator's state, so :func:`restore_engine_state` continues the very same
+        episodes and random stream (picklable with ``torch.save``). Wrapper state (``VecMonitor``
+        counters, ``VecNormalize`` statistics) is not included.
+
+    Raises:
+        ValueError: If ``venv`` is not (a wrapper of) a ``MotorSB3VecEnv``.
+        RuntimeError: If the env was never reset.
+    """
+    sim = _simulator(venv)
+    return {"sim_state": _clone(sim.state), "generator": sim.generator.get_state().clone()}
+
+
+def restore_engine_state(venv: Any, snapshot: dict[str, Any]) -> None:
+    """Put the engine of ``venv`` back where :func:`engine_state` found it.
+
+    The env is reset first if it never was (so it can step), then its episodes and generator are
+    overwritten; the next ``step`` continues exactly as the snapshotted env would have.
+
+    Raises:
+        ValueError: If ``venv`` is not (a wrapper of) a ``MotorSB3VecEnv``, or the snapshot's batch
+            size differs from ``venv``'s.
+    """
+    inner = venv.unwrapped
+    sim = _simulator(venv)
+    state = snapshot["sim_state"]
+    if state.step.shape != (sim.batch_size,):
+        raise ValueError(f"snapshot batch size must be {sim.batch_size}; got {tuple(state.step.shape)}")
+    if getattr(inner, "_info_t", None) is None:
+        inner.reset()
+    sim._set_state(_clone(state))
+    sim.generator.set_state(snapshot["generator"])
+    inner._info_t = sim.current_info()
+
+
+def _clone(tree: Any) -> Any:
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().clone()
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+        return type(tree)(*(_clone(x) for x in tree))
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_clone(x) for x in tree)
+    if isinstance(tree, dict):
+        return {k: _clone(v) for k, v in tree.items()}
+    return tree
+
+
+def _simulator(venv: Any) -> Any:
+    sim = getattr(getattr(venv, "unwrapped", None), "simulator", None)
+    if sim is None:
+        raise ValueError(f"venv must wrap a motornet_gym MotorSB3VecEnv; got {type(venv).__name__}")
+    return sim
 
 
 class LSTMState(NamedTuple):

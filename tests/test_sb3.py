@@ -160,3 +160,33 @@ def test_ppo_rollouts_on_batched_vec_env_are_laid_out_per_env():
     # The second rollout covers global steps 32..63: episodes start at 40, 50 and 60.
     assert np.flatnonzero(starts[0]).tolist() == [8, 18, 28]
     assert (starts == starts[:1]).all()
+
+
+def test_engine_snapshot_restores_the_episodes_in_flight_and_the_generator():
+    """engine_state / restore_engine_state (exact RL resume): a fresh env continues bit for bit."""
+    import torch
+
+    from motornet_gym import sb3_agents
+
+    kw = {"episode_duration": 0.1, "proprioception_noise": 0.01}  # 10-step episodes, noisy readings
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(0, 1, (25, 4, 6)).astype(np.float32)
+    env = mg_sb3.make_vec_env(ARM, n_envs=4, seed=1, **kw)
+    env.reset()
+    for a in actions[:7]:  # mid-episode
+        env.step(a)
+    snap = sb3_agents.engine_state(env)
+    torch.save(snap, "/dev/null")  # picklable
+    after = [env.step(a) for a in actions[7:]]  # crosses two episode resets (new draws)
+
+    fresh = mg_sb3.make_vec_env(ARM, n_envs=4, seed=99, **kw)  # another seed, never reset
+    sb3_agents.restore_engine_state(fresh, snap)
+    again = [fresh.step(a) for a in actions[7:]]
+    for (o1, r1, d1, _), (o2, r2, d2, _) in zip(after, again, strict=True):
+        assert np.array_equal(o1, o2) and np.array_equal(r1, r2) and np.array_equal(d1, d2)
+    assert any(d.any() for _, _, d, _ in after)
+
+    with pytest.raises(ValueError, match="snapshot batch size must be 2; got \\(4,\\)"):
+        sb3_agents.restore_engine_state(mg_sb3.make_vec_env(ARM, n_envs=2, **kw), snap)
+    with pytest.raises(ValueError, match="venv must wrap a motornet_gym MotorSB3VecEnv; got DummyVecEnv"):
+        sb3_agents.engine_state(DummyVecEnv([lambda: gym.make(ARM)]))
