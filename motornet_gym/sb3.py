@@ -248,6 +248,18 @@ def _vec_env_class() -> type:
                 return self._info_t.info_batch()
             return info_to_numpy(self._info_t, self.num_envs)
 
+        def load_engine_state(self, state: Any, generator_state: torch.Tensor) -> None:
+            """Continue from a saved engine state and generator state (exact training resume).
+
+            Resets first if the env never was, so it can step; see
+            :func:`motornet_gym.sb3_agents.restore_engine_state`.
+            """
+            if self._info_t is None:
+                self.reset()
+            self.simulator.load_state(state)
+            self.simulator.generator.set_state(generator_state)
+            self._info_t = self.simulator.current_info()
+
         def close(self) -> None:
             """Nothing to release (no window, no subprocess)."""
 

@@ -111,7 +111,7 @@ def engine_state(venv: Any) -> dict[str, Any]:
 
     Returns:
         ``{"sim_state": SimState, "generator": ByteTensor}``: the episodes in flight
-        (:class:`~motornet_gym.sim_types.SimState`, cloned tensors with batch size ``n_envs``) and
+        (:class:`~motornet_gym.engine.SimState`, cloned tensors with batch size ``n_envs``) and
         the engine generator's state, so :func:`restore_engine_state` continues the very same
         episodes and random stream (picklable with ``torch.save``). Wrapper state (``VecMonitor``
         counters, ``VecNormalize`` statistics) is not included.
@@ -134,23 +134,18 @@ def restore_engine_state(venv: Any, snapshot: dict[str, Any]) -> None:
         ValueError: If ``venv`` is not (a wrapper of) a ``MotorSB3VecEnv``, or the snapshot's batch
             size differs from ``venv``'s.
     """
-    inner = venv.unwrapped
     sim = _simulator(venv)
     state = snapshot["sim_state"]
     if state.step.shape != (sim.batch_size,):
         raise ValueError(f"snapshot batch size must be {sim.batch_size}; got {tuple(state.step.shape)}")
-    if getattr(inner, "_info_t", None) is None:
-        inner.reset()
-    sim._set_state(_clone(state))
-    sim.generator.set_state(snapshot["generator"])
-    inner._info_t = sim.current_info()
+    venv.unwrapped.load_engine_state(_clone(state), snapshot["generator"])
 
 
 def _clone(tree: Any) -> Any:
     if isinstance(tree, torch.Tensor):
         return tree.detach().clone()
     if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-        return type(tree)(*(_clone(x) for x in tree))
+        return type(tree)(**{k: _clone(v) for k, v in tree._asdict().items()})
     if isinstance(tree, (tuple, list)):
         return type(tree)(_clone(x) for x in tree)
     if isinstance(tree, dict):

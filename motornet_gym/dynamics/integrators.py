@@ -122,6 +122,7 @@ INTEGRATORS: dict[str, Integrator] = {
     "rk4": Integrator("rk4", rk4_step, 4),
 }
 
+
 def get_integrator(name: str) -> Integrator:
     """Resolve an integrator name (case-insensitive): ``"euler"`` or ``"rk4"``.
 

@@ -56,22 +56,16 @@ class Simulator(EpisodeModel):
             (float64 works end to end).
         env_id: Registered id this simulator was made from, if any.
         compile: ``"auto"`` (the default): eager for the first :data:`AUTO_COMPILE_STEPS` steps,
-            then compiled (short scripts, checks and tests never compile); ``True``: compiled from
-            the first step (~1-10 s to compile per batch size, dtype and device; inductor's disk
-            cache makes later ones fast); ``False``: never. The step compiles to one
-            ``torch.compile(fullgraph=True)`` graph (effectors with more than
-            :data:`MAX_FUSED_STAGES` integration stages per step: one graph per sub-step), and
-            steps that record no gradient run a frozen, guard-free graph (fused effectors only).
-            Without a C++ compiler (CPU) or Triton (CUDA), or if compiling fails under ``"auto"``,
-            one warning and eager steps. Results match the eager step to float rounding.
+            then compiled; ``True``: compiled from the first step (~1-10 s per batch size, dtype
+            and device; inductor's disk cache makes later ones fast); ``False``: never. One
+            ``torch.compile(fullgraph=True)`` graph per step (one per sub-step above
+            :data:`MAX_FUSED_STAGES` stages); steps recording no gradient run a frozen graph.
+            Without a compiler, or if compiling fails under ``"auto"``: one warning, eager steps.
 
     Attributes:
-        observation_parts: Ordered ``(name, size)`` of the observation: ``target`` (2),
-            ``go_cue`` (1, tasks with a go cue), ``vision`` (2), ``proprioception_length`` (M),
-            ``proprioception_velocity`` (M), ``action_history`` (H M, if H > 0).
-        observation_size: ``O``; action_size: ``M``; max_steps: steps per episode; dt: s.
         compiled: Whether the step actually runs compiled now (False if ``compile=False``, before
-            ``compile="auto"`` has switched, or if no compiler was found).
+            ``compile="auto"`` has switched, or if no compiler was found). The observation layout
+            and sizes are :class:`~motornet_gym.engine.EpisodeModel`'s.
     """
 
     def __init__(
@@ -188,6 +182,19 @@ class Simulator(EpisodeModel):
             if state is not None:
                 return state
         return self.initial_from(task_state, noise)
+
+    def load_state(self, state: SimState) -> None:
+        """Continue from ``state`` (e.g. a saved :attr:`state`, to resume training exactly).
+
+        The generator is left as it is (restore it with ``generator.set_state``).
+
+        Raises:
+            ValueError: If ``state``'s batch size is not :attr:`batch_size`.
+        """
+        if tuple(state.step.shape) != (self.batch_size,):
+            raise ValueError(f"state must have batch size {self.batch_size}; got {tuple(state.step.shape)}")
+        self._set_state(fastpath.distinct_leaves(state))
+        self._carries_grad = fastpath.any_requires_grad(state)
 
     def current_info(self) -> dict[str, Any]:
         """The info dict of the current state, as :meth:`reset` reports it.
