@@ -219,7 +219,7 @@ def _plot(rec, n: int, path: Path) -> None:
     ax.set_aspect("equal")
     ax.set_xlabel("x (cm)")
     ax.set_ylabel("y (cm)")
-    ax.set_title("Target jump: grey no jump, colour jumped (o new target)")
+    ax.set_title("Target jump (grey: no jump, colour: jumped)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
