@@ -195,8 +195,8 @@ class CompiledStep:
 
     def step_frozen(
         self, action: torch.Tensor, state: SimState | None
-    ) -> tuple[torch.Tensor, SimState | None]:
-        """Advance through the frozen graph; returns the packed output and the new state or ``None``.
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, SimState | None]:
+        """Advance through the frozen graph: packed output, ``(B,)`` terminated, truncated, new state.
 
         ``None``: the new state is held in :attr:`flat`. If inductor could not compile the graph,
         the packed output of a guarded step and its new state (the guarded step is used from then
@@ -233,10 +233,11 @@ class CompiledStep:
                 self.flat = None
                 with torch.no_grad():
                     new, out, _ = self.advance(current, action, noise, False)
-                return self._pack(new, out), new
+                return self._pack(new, out), out.terminated, out.truncated, new
         outs = self.frozen(*args)
-        self.flat = list(outs[: len(self.flat)])
-        return outs[len(self.flat)], None
+        n = len(self.flat)
+        self.flat = list(outs[:n])
+        return outs[n], outs[n + 1], outs[n + 2], None
 
     def _freeze(self, example: list[torch.Tensor], noise_example: Noise) -> Any:
         model, spec, n, packer, pack = self.model, self._spec, len(self.flat or ()), self.packer, self._pack
@@ -251,7 +252,7 @@ class CompiledStep:
             new, out = model.transition(fastpath.unflatten(spec, leaves), xs[n], noise)
             new_leaves = fastpath.flatten(new)
             new_flat = new_leaves if packer is None else packer.pack(new_leaves)
-            return (*new_flat, pack(new, out))
+            return (*new_flat, pack(new, out), out.terminated, out.truncated)
 
         return fastpath.freeze(step, example, model.device, self.batch_size)
 

@@ -340,12 +340,10 @@ class Simulator(EpisodeModel):
             and self.batch_size < FROZEN_UNCHECKED_MAX_BATCH
             and c.frozen_applies(action, self._carries_grad)
         ):
-            packed = self._step_frozen(action)
+            packed, terminated, truncated = self._step_frozen(action)
             layout = self.layout
             info = layout.torch_info(packed, skip=OUTPUTS)
             reward = packed[:, layout["reward"].start]
-            terminated = packed[:, layout["terminated"].start] > 0.5
-            truncated = packed[:, layout["truncated"].start] > 0.5
             obs = c.observation_leaf
             if obs is None:
                 col = layout["observation"]
@@ -374,20 +372,20 @@ class Simulator(EpisodeModel):
 
     def _step_packed(self, action: torch.Tensor) -> torch.Tensor:
         if self._compiled is not None and self._compiled.frozen_applies(action, self._carries_grad):
-            return self._step_frozen(action)
+            return self._step_frozen(action)[0]
         new, out = self._advance(self.state, action, self.draw_noise())
         self._set_state(new)
         return self.pack_step(new, out)
 
-    def _step_frozen(self, action: torch.Tensor) -> torch.Tensor:
-        c = self._compiled
-        packed, fallback = c.step_frozen(action, self._state)
+    def _step_frozen(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Packed output, terminated and truncated ``(B,)`` of a frozen step."""
+        packed, terminated, truncated, fallback = self._compiled.step_frozen(action, self._state)
         if fallback is None:
-            self._state = None  # held in c.flat
+            self._state = None  # held in the compiled step's ``flat``
         else:
             self._set_state(fallback)
         self._carries_grad = False
-        return packed
+        return packed, terminated, truncated
 
     def pack_step(self, new: SimState, out: StepOutput) -> torch.Tensor:
         """The packed ``(B, K)`` outputs of a step (see :meth:`step_packed`); fixes :attr:`layout`."""
