@@ -216,7 +216,13 @@ class Effector(nn.Module):
         tau = tau + joint_load - self.damping * s.joint_vel
         qdd = self.skeleton.acceleration(s.joint_pos, s.joint_vel, tau, endpoint_load)
         adot = self.muscle.activation_derivative(excitation, s.muscle.activation)
-        edot = self.muscle.extra_state_derivative(excitation, s.muscle, s.geometry)
+        mus = self.muscle
+        # No extra state: no ops on the empty (B, M, 0) tensor (a per-model constant, not a value).
+        edot = (
+            mus.extra_state_derivative(excitation, s.muscle, s.geometry)
+            if mus.extra_state_names
+            else s.muscle.extra
+        )
         return ContinuousState(s.joint_vel, qdd, adot, s.muscle.fibre_velocity, edot)
 
     def apply_limits(self, x: ContinuousState) -> ContinuousState:
@@ -230,7 +236,8 @@ class Effector(nn.Module):
         qd = torch.where(out, torch.zeros_like(qd), qd)
         q = torch.minimum(torch.maximum(q, lb), ub)
         a = self.muscle.clip_activation(x.activation)
-        return ContinuousState(q, qd, a, x.fibre_length, self.muscle.clip_extra_state(x.extra))
+        extra = self.muscle.clip_extra_state(x.extra) if self.muscle.extra_state_names else x.extra
+        return ContinuousState(q, qd, a, x.fibre_length, extra)
 
     def assemble(self, x: ContinuousState, muscle_geometry: Geometry | None = None) -> EffectorState:
         """Build a full state from the continuous variables.

@@ -65,7 +65,13 @@ class Integrable(Protocol):
 
 
 def _axpy(x: ContinuousState, h: float, k: ContinuousState) -> ContinuousState:
-    return ContinuousState(*(xi + h * ki for xi, ki in zip(x, k, strict=True)))
+    """``x + h k`` field by field; an empty field (a muscle without extra state) passes through."""
+    return ContinuousState(
+        **{
+            name: xi if xi.numel() == 0 else xi + h * getattr(k, name)  # a shape, not a value: no sync
+            for name, xi in x._asdict().items()
+        }
+    )
 
 
 def euler_step(
@@ -103,7 +109,14 @@ def rk4_step(
     k2 = f(_axpy(x0, dt / 2, k1))
     k3 = f(_axpy(x0, dt / 2, k2))
     k4 = f(_axpy(x0, dt, k3))
-    k = ContinuousState(*((a + 2 * b + 2 * c + d) / 6 for a, b, c, d in zip(k1, k2, k3, k4, strict=True)))
+    k = ContinuousState(
+        **{
+            name: a
+            if a.numel() == 0
+            else (a + 2 * getattr(k2, name) + 2 * getattr(k3, name) + getattr(k4, name)) / 6
+            for name, a in k1._asdict().items()
+        }
+    )
     x1 = eff.apply_limits(_axpy(x0, dt, k))
     return eff.assemble(x1)
 
