@@ -139,31 +139,20 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--quick", action="store_true", help="a smoke test: 1 seed, a few batches / steps")
     p.add_argument("--out", default="runs/examples/obstacle_choice")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--evaluate-only", action="store_true", help="re-evaluate the runs already in --out")
     args = p.parse_args(argv)
     seeds = range(1 if args.quick else args.seeds)
     out = Path(args.out)
     summary: dict = {"backprop": {}, "ppo": {}}
-    eval_kwargs = {**NOISE}
+    n_eval = 2 if args.quick else 16
     for seed in seeds:
         bp_dir = out / f"backprop_{seed}"
-        train_backprop(BackpropConfig(
-            env_id=ENV_ID, env_kwargs=NOISE, seed=seed, out_dir=str(bp_dir), progress=False,
-            n_batches=3 if args.quick else 800, batch_size=16 if args.quick else 64,
-            hidden_size=32 if args.quick else 128, hidden_noise=0.01, eval_every=10_000,
-            compile=not args.quick,
-        ))  # fmt: skip
-        policy, _ = mg.policies.load_policy(bp_dir / "policy.pt")
-        recs = [evaluate(policy, ENV_ID, suite="train", seed=s, env_kwargs=eval_kwargs) for s in range(4)]
-        summary["backprop"][seed] = _merge(recs)
         ppo_dir = out / f"ppo_{seed}"
-        train_ppo(PPOConfig(
-            env_id=ENV_ID, env_kwargs=NOISE, seed=seed, out_dir=str(ppo_dir), progress=False,
-            total_steps=2048 if args.quick else 1_000_000, n_envs=16 if args.quick else None,
-            eval_every=10**9, checkpoint_every=10**9,
-        ))  # fmt: skip
-        agent = mg.sb3_agents.load_agent(ppo_dir)
-        recs = [evaluate(agent, ENV_ID, suite="train", seed=s, env_kwargs=eval_kwargs) for s in range(4)]
-        summary["ppo"][seed] = _merge(recs)
+        if not args.evaluate_only:
+            _train(args.quick, seed, bp_dir, ppo_dir)
+        policy, _ = mg.policies.load_policy(bp_dir / "policy.pt")
+        summary["backprop"][seed] = _evaluate(policy, n_eval)
+        summary["ppo"][seed] = _evaluate(mg.sb3_agents.load_agent(ppo_dir), n_eval)
     for per_seed in summary.values():
         sides = [r["side"] for r in per_seed.values()]
         per_seed["seeds_on_majority_side"] = max(sides.count("above"), sides.count("below")) / len(sides)
@@ -171,6 +160,25 @@ def main(argv: list[str] | None = None) -> dict:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return summary
+
+
+def _train(quick: bool, seed: int, bp_dir: Path, ppo_dir: Path) -> None:
+    """Backprop and PPO on :data:`ENV_ID` with the repository's trainers."""
+    train_backprop(BackpropConfig(
+        env_id=ENV_ID, env_kwargs=NOISE, seed=seed, out_dir=str(bp_dir), progress=False,
+        n_batches=3 if quick else 800, batch_size=16 if quick else 64, hidden_size=32 if quick else 128,
+        hidden_noise=0.01, eval_every=10_000, compile=not quick,
+    ))  # fmt: skip
+    train_ppo(PPOConfig(
+        env_id=ENV_ID, env_kwargs=NOISE, seed=seed, out_dir=str(ppo_dir), progress=False,
+        total_steps=2048 if quick else 1_000_000, n_envs=16 if quick else None,
+        eval_every=10**9, checkpoint_every=10**9,
+    ))  # fmt: skip
+
+
+def _evaluate(controller, n: int) -> dict:
+    """Side report over ``n`` noisy runs of the evaluation trial (go cue at 0.1 s, no catch trial)."""
+    return _merge([evaluate(controller, ENV_ID, seed=s, env_kwargs=NOISE) for s in range(n)])
 
 
 def _merge(recs) -> dict:
