@@ -111,6 +111,8 @@ def restore_state(model: Any, venv: Any, state: dict[str, Any]) -> None:
         from sb3_contrib.common.recurrent.type_aliases import RNNStates
 
         dev = model.device
+        # sb3-contrib keeps the rollout's LSTM states only in this attribute and resets it on load;
+        # it has no public setter, so exact resume writes it (pinned by tests/test_rl_resume.py).
         model._last_lstm_states = RNNStates(
             tuple(t.to(dev) for t in state["lstm"]["pi"]), tuple(t.to(dev) for t in state["lstm"]["vf"])
         )
