@@ -15,6 +15,7 @@ Run from the repository root::
 
     python -m examples.obstacle_choice --quick     # < 1 min: a smoke test
     python -m examples.obstacle_choice             # 3 seeds, 800 batches / 1M PPO steps per seed
+    python -m examples.obstacle_choice --effector point_mass --out runs/examples/obstacle_point_mass
 
 Writes ``<out>/summary.json`` (per method and seed: side, fraction of trials on that side, final
 error, contact fraction).
@@ -40,6 +41,8 @@ from motornet_gym.dynamics import presets
 from motornet_gym.tasks import CentreOut, CentreOutConfig
 
 ENV_ID = "examples/ObstacleChoice-v0"
+#: The same task on the point mass (a plant symmetric about the reach axis).
+POINT_MASS_ENV_ID = "examples/ObstacleChoicePointMass-v0"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,10 +107,9 @@ class ObstacleChoice(CentreOut):
         return super().observation_extras(task_state, step) + (("obstacle", self._centre(task_state)),)
 
 
-if ENV_ID not in mg.ENV_SPECS:
-    mg.register(
-        ENV_ID, effector=presets.arm26, task=ObstacleChoice, description="Reach past a disc obstacle."
-    )
+for _id, _effector in ((ENV_ID, presets.arm26), (POINT_MASS_ENV_ID, presets.point_mass_24)):
+    if _id not in mg.ENV_SPECS:
+        mg.register(_id, effector=_effector, task=ObstacleChoice, description="Reach past a disc obstacle.")
 
 NOISE = {"action_noise": 0.01, "proprioception_noise": 0.001, "vision_noise": 0.001}
 
@@ -140,7 +142,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default="runs/examples/obstacle_choice")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--evaluate-only", action="store_true", help="re-evaluate the runs already in --out")
+    p.add_argument("--effector", choices=["arm26", "point_mass"], default="arm26")
     args = p.parse_args(argv)
+    env_id = ENV_ID if args.effector == "arm26" else POINT_MASS_ENV_ID
     seeds = range(1 if args.quick else args.seeds)
     out = Path(args.out)
     summary: dict = {"backprop": {}, "ppo": {}}
@@ -149,10 +153,10 @@ def main(argv: list[str] | None = None) -> dict:
         bp_dir = out / f"backprop_{seed}"
         ppo_dir = out / f"ppo_{seed}"
         if not args.evaluate_only:
-            _train(args.quick, seed, bp_dir, ppo_dir)
+            _train(env_id, args.quick, seed, bp_dir, ppo_dir)
         policy, _ = mg.policies.load_policy(bp_dir / "policy.pt")
-        summary["backprop"][seed] = _evaluate(policy, n_eval)
-        summary["ppo"][seed] = _evaluate(mg.sb3_agents.load_agent(ppo_dir), n_eval)
+        summary["backprop"][seed] = _evaluate(env_id, policy, n_eval)
+        summary["ppo"][seed] = _evaluate(env_id, mg.sb3_agents.load_agent(ppo_dir), n_eval)
     for per_seed in summary.values():
         sides = [r["side"] for r in per_seed.values()]
         per_seed["seeds_on_majority_side"] = max(sides.count("above"), sides.count("below")) / len(sides)
@@ -162,23 +166,23 @@ def main(argv: list[str] | None = None) -> dict:
     return summary
 
 
-def _train(quick: bool, seed: int, bp_dir: Path, ppo_dir: Path) -> None:
-    """Backprop and PPO on :data:`ENV_ID` with the repository's trainers."""
+def _train(env_id: str, quick: bool, seed: int, bp_dir: Path, ppo_dir: Path) -> None:
+    """Backprop and PPO on ``env_id`` with the repository's trainers."""
     train_backprop(BackpropConfig(
-        env_id=ENV_ID, env_kwargs=NOISE, seed=seed, out_dir=str(bp_dir), progress=False,
+        env_id=env_id, env_kwargs=NOISE, seed=seed, out_dir=str(bp_dir), progress=False,
         n_batches=3 if quick else 800, batch_size=16 if quick else 64, hidden_size=32 if quick else 128,
         hidden_noise=0.01, eval_every=10_000, compile=not quick,
     ))  # fmt: skip
     train_ppo(PPOConfig(
-        env_id=ENV_ID, env_kwargs=NOISE, seed=seed, out_dir=str(ppo_dir), progress=False,
+        env_id=env_id, env_kwargs=NOISE, seed=seed, out_dir=str(ppo_dir), progress=False,
         total_steps=2048 if quick else 1_000_000, n_envs=16 if quick else None,
         eval_every=10**9, checkpoint_every=10**9,
     ))  # fmt: skip
 
 
-def _evaluate(controller, n: int) -> dict:
+def _evaluate(env_id: str, controller, n: int) -> dict:
     """Side report over ``n`` noisy runs of the evaluation trial (go cue at 0.1 s, no catch trial)."""
-    return _merge([evaluate(controller, ENV_ID, seed=s, env_kwargs=NOISE) for s in range(n)])
+    return _merge([evaluate(controller, env_id, seed=s, env_kwargs=NOISE) for s in range(n)])
 
 
 def _merge(recs) -> dict:
