@@ -8,7 +8,7 @@ pure :meth:`~motornet_gym.engine.EpisodeModel.transition` in one of two compiled
   whole step, or, for effectors with many integration stages (the compliant arm's 50 RK4
   sub-steps), a begin / one sub-step / finish graph each, because unrolling them makes compilation
   take many minutes;
-* **frozen** (:func:`~motornet_gym.fastpath.freeze`) for every other step of a fused effector, and
+* **frozen** (:func:`~motornet_gym._compile.fastpath.freeze`) for every other step of a fused effector, and
   for the first state at reset (after the task's eager sampling). Between frozen steps the state
   stays in the frozen graph's input form (:attr:`CompiledStep.flat`: the state's tensors, or below
   :data:`PACKED_STATE_MAX_BATCH` those packed one per dtype); the simulator rebuilds its
@@ -42,7 +42,7 @@ StepOutput = Any  # motornet_gym.engine.StepOutput
 Noise = Any  # motornet_gym.engine.Noise (fields ``action`` and ``observation``, each a tensor or None)
 
 #: Batches below this size give the frozen step its state packed into one tensor per dtype (see
-#: :class:`~motornet_gym.packed.StatePacker`); larger ones pass the state's tensors separately.
+#: :class:`~motornet_gym._compile.packed.StatePacker`); larger ones pass the state's tensors separately.
 #: Measured, arm26 :meth:`Simulator.step_packed`, one thread (us, packed / separate): B = 1 17.9 /
 #: 24.5, B = 16 21.5 / 26.6, B = 64 25.9 / 29.7, B = 128 33.3 / 36.0, B = 256 46 / 44.
 PACKED_STATE_MAX_BATCH = 256
