@@ -99,7 +99,7 @@ def _energy_and_momentum(
 
 def test_free_three_joint_arm_conserves_energy_and_angular_momentum_with_rk4():
     # Relu muscles at zero excitation pull with exactly 0 N: no muscles, no damping, no gravity.
-    eff = _arm3(muscle="relu", integrator="rk4")
+    eff = _arm3(muscle="relu", integrator="rk4", damping=0.0)
     q0 = _mid(eff).repeat(2, 1)
     qd0 = torch.tensor([[0.5, -0.6, 0.8], [-0.4, 0.7, -0.9]], dtype=F64)
     s = eff.initial_state(q0, qd0)
@@ -115,6 +115,26 @@ def test_free_three_joint_arm_conserves_energy_and_angular_momentum_with_rk4():
     assert float(((h1 - h0) / h0).abs().max()) < 1e-6
     # The motion is not trivial: the links exchanged speed through the inertial coupling.
     assert float((s.joint_vel - qd0).abs().max()) > 0.1
+
+
+def test_joint_damping_dissipates_exactly_its_power():
+    """With damping b the kinetic energy falls at rate b |q'|^2 (RK4, no muscles)."""
+    b = 0.05
+    eff = _arm3(muscle="relu", integrator="rk4", damping=b)
+    q0 = _mid(eff)
+    qd0 = torch.tensor([[0.5, -0.6, 0.8]], dtype=F64)
+    s = eff.initial_state(q0, qd0)
+    e, _ = _energy_and_momentum(eff.skeleton, q0, qd0)
+    dissipated = torch.zeros(1, dtype=F64)
+    for _ in range(50):
+        v0 = s.joint_vel
+        s = eff.step(s, torch.zeros(1, eff.n_muscles, dtype=F64))
+        dissipated += 0.5 * eff.dt * b * ((v0**2).sum(-1) + (s.joint_vel**2).sum(-1))  # trapezoid
+    e1, _ = _energy_and_momentum(eff.skeleton, s.joint_pos, s.joint_vel)
+    assert float(e - e1) > 0.01 * float(e)  # it does dissipate
+    assert abs(float(e - e1 - dissipated)) < 0.02 * float(dissipated)
+    with pytest.raises(ValueError, match="damping"):
+        presets.arm3(damping=-1.0)
 
 
 # ---------------------------------------------------------------------- geometry

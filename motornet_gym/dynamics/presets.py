@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from .._validation import check_choice, check_positive
+from .._validation import check_choice, check_non_negative, check_positive
 from .effector import Effector
 from .geometry import ConstantMomentArmGeometry, PathGeometry, PolynomialGeometry
 from .muscles import (
@@ -272,6 +272,7 @@ def arm3(
     dt: float = 0.01,
     n_ministeps: int = 1,
     integrator: str = "euler",
+    damping: float = 0.05,
     dtype: torch.dtype | None = None,
 ) -> Effector:
     """Three-joint (shoulder, elbow, wrist) planar arm with eight muscles on fixation-point paths.
@@ -290,6 +291,13 @@ def arm3(
     or 4 sub-steps and classical RK4 (``tests/test_three_joint_arm.py`` checks a shorter run).
     ``n_ministeps`` buys accuracy, not stability.
 
+    Passive joint viscosity ``damping`` (0.05 N m s/rad at every joint by default; a modelling
+    choice, of the order of passive wrist viscosity and below elbow and shoulder estimates): without
+    it, gradients through the light, undamped hand explode in backprop training. Measured, GRU 128,
+    B = 64, Reach task, 300 batches: training cost 0.42 -> 0.18 with gradient norms <= 1.7 at 0.05,
+    0.42 -> 0.35 with norms up to 44 (and 3500 in a 1500-batch run that ended at 36 cm) at 0.
+    ``damping=0`` gives the conservative skeleton (the energy test uses it).
+
     Args:
         muscle: Muscle model name, ``Muscle`` subclass or instance (see the module docstring).
         body_mass: kg.
@@ -297,8 +305,10 @@ def arm3(
         dt: Time step, s.
         n_ministeps: Integration sub-steps per step.
         integrator: ``"euler"`` or ``"rk4"``.
+        damping: Joint viscosity, N m s/rad, >= 0.
         dtype: Floating dtype of the constants (default dtype if ``None``).
     """
+    check_non_negative("damping", damping)
     skeleton = arm3_skeleton(body_mass=body_mass, height=height)
     skeleton64 = skeleton.to(torch.float64)
     geometry = PathGeometry(skeleton64, _arm3_paths(skeleton.lengths[0], skeleton.lengths[1]))
@@ -311,7 +321,7 @@ def arm3(
     muscle_obj = _make_muscle(muscle, _ARM3_FMAX, len(ARM3_MUSCLES), _ARM3_L0_CE, l0_se)
     return Effector(
         skeleton, muscle_obj, geometry, dt=dt, n_ministeps=n_ministeps, integrator=integrator,
-        muscle_names=ARM3_MUSCLES, dtype=dtype,
+        muscle_names=ARM3_MUSCLES, damping=damping, dtype=dtype,
     )  # fmt: skip
 
 
