@@ -15,7 +15,10 @@ Run from the repository root::
 
     python -m examples.three_joint_arm --quick      # tiny budgets: ~20 s on one core (measured)
     python -m examples.three_joint_arm              # 1500 backprop batches of 64, 2M PPO steps
-                                                    # (not timed yet)
+                                                    # (21 min on 2 cores)
+
+Measured (full mode, seed 0, arm3 with its default joint viscosity): backprop final error 1.96 cm
+(median 1.02 cm) on the 32-trial evaluation suite, PPO 4.6 cm (median 4.1 cm).
 
 Writes ``<out>/summary.json`` (moment arms, the simulation, both trainings' evaluations),
 ``<out>/reach.gif``, and the runs under ``<out>/backprop`` and ``<out>/ppo`` (default ``<out>``:
