@@ -155,20 +155,29 @@ ENV_IDS: tuple[str, ...] = tuple(_SPECS)
 _ID_PATTERN = re.compile(r"^(?:[\w.-]+/)?[\w.-]+-v\d+$")
 
 
+def check_new_id(env_id: Any) -> str:
+    """``env_id`` if it is well formed and not registered yet.
+
+    Raises:
+        ValueError: If the id is malformed or already registered.
+    """
+    if not isinstance(env_id, str) or not _ID_PATTERN.match(env_id):
+        raise ValueError(
+            f"env_id must look like 'namespace/Name-v0' or 'Name-v0' (letters, digits, '_', '.', '-'); "
+            f"got {env_id!r}"
+        )
+    if env_id in _SPECS:
+        raise ValueError(f"env_id {env_id!r} is already registered; choose another name or version")
+    return env_id
+
+
 def add_spec(spec: EnvSpec) -> EnvSpec:
     """Add ``spec`` to the registry (no Gymnasium registration; see :func:`motornet_gym.register`).
 
     Raises:
         ValueError: If the id is malformed or already registered.
     """
-    if not isinstance(spec.id, str) or not _ID_PATTERN.match(spec.id):
-        raise ValueError(
-            f"env_id must look like 'namespace/Name-v0' or 'Name-v0' (letters, digits, '_', '.', '-'); "
-            f"got {spec.id!r}"
-        )
-    if spec.id in _SPECS:
-        raise ValueError(f"env_id {spec.id!r} is already registered; choose another name or version")
-    _SPECS[spec.id] = spec
+    _SPECS[check_new_id(spec.id)] = spec
     return spec
 
 
@@ -231,7 +240,18 @@ def make_simulator(
         ValueError: On an unknown id (listing the valid ones) or an invalid value.
         TypeError: On an unknown keyword argument (listing the valid ones).
     """
-    spec = env_spec(env_id)
+    return simulator_from_spec(env_spec(env_id), batch_size, device, dtype, compile, **kwargs)
+
+
+def simulator_from_spec(
+    spec: EnvSpec,
+    batch_size: int = 1,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | str | None = None,
+    compile: bool | str = "auto",
+    **kwargs: Any,
+) -> Simulator:
+    """:func:`make_simulator` of a spec, registered or not (:func:`motornet_gym.register` probes one)."""
     valid = spec.valid_kwargs()
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:

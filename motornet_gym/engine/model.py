@@ -81,9 +81,8 @@ class EpisodeModel:
         h = config.action_history
         sensory = (("vision", 2), ("proprioception_length", m), ("proprioception_velocity", m))
         sensory += (("action_history", h * m),) if h else ()
-        self.observation_parts: tuple[tuple[str, int], ...] = (
-            cue_sizes(self.task, self.probe_task_state()) + sensory
-        )
+        probe = self.probe_task_state()  # one probe episode: cue sizes, then the contract checks
+        self.observation_parts: tuple[tuple[str, int], ...] = cue_sizes(self.task, probe) + sensory
         self.observation_size = sum(n for _, n in self.observation_parts)
         self._action_std = std_vector("action_noise", config.action_noise, m, "muscle").to(device, dtype)
         self._obs_std = observation_std(config, self.observation_parts, m).to(device, dtype)
@@ -92,7 +91,7 @@ class EpisodeModel:
         muscle = effector.muscle
         self._inv_l0 = (1.0 / muscle.optimal_fibre_length).to(device=device, dtype=dtype)
         self._inv_vmax = (1.0 / muscle.vmax).to(device=device, dtype=dtype)
-        check_task_outputs(self.task, *self._probe_step(), self.observation_parts)
+        check_task_outputs(self.task, *self._probe_step(probe), self.observation_parts)
 
     # ------------------------------------------------------------------ probe episode
     def probe_task_state(self) -> Any:
@@ -100,9 +99,9 @@ class EpisodeModel:
         gen = torch.Generator(device=self.device).manual_seed(0)
         return self.task.sample_initial(1, gen)
 
-    def _probe_step(self) -> tuple[SimState, SimState, StepOutput]:
+    def _probe_step(self, probe: Any) -> tuple[SimState, SimState, StepOutput]:
         noise = Noise(None, None)
-        state = self.initial_from(self.probe_task_state(), noise)
+        state = self.initial_from(probe, noise)
         zeros = state.effector.joint_pos.new_zeros(1, self.action_size)
         return (state, *self.transition(state, zeros, noise))
 

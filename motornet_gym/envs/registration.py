@@ -11,7 +11,7 @@ import gymnasium as gym
 
 from ..dynamics import Effector
 from ..engine import SimulatorConfig
-from ..registry import ENV_IDS, ENV_SPECS, EnvSpec, add_spec, make_simulator, remove_spec
+from ..registry import ENV_IDS, ENV_SPECS, EnvSpec, add_spec, check_new_id, simulator_from_spec
 from ..tasks import Task
 
 __all__ = ["register", "register_envs"]
@@ -89,7 +89,8 @@ def register(
         raise TypeError(f"task must be a motornet_gym.tasks.Task subclass; got {task!r}")
     if not callable(effector):
         raise TypeError(f"effector must be a callable returning an Effector; got {effector!r}")
-    if isinstance(env_id, str) and env_id in gym.registry:
+    check_new_id(env_id)
+    if env_id in gym.registry:
         raise ValueError(f"env_id {env_id!r} is already registered with Gymnasium; choose another name")
     sim_names = {f.name for f in dataclasses.fields(SimulatorConfig)}
     task_names = {f.name for f in dataclasses.fields(task.config_class)}
@@ -111,17 +112,10 @@ def register(
         task_kwargs=MappingProxyType({k: v for k, v in defaults.items() if k in task_names}),
         sim_kwargs=MappingProxyType({k: v for k, v in defaults.items() if k in sim_names}),
     )
-    add_spec(spec)
-    try:
-        sim = make_simulator(spec.id, compile=False)
-        sim.reset(seed=0)
-        sim.step_unchecked(sim.state.action_history.new_zeros(1, sim.action_size))
-    except BaseException:
-        remove_spec(spec.id)
-        raise
-    spec = dataclasses.replace(spec, max_episode_steps=sim.max_steps)
-    remove_spec(spec.id)
-    add_spec(spec)
+    sim = simulator_from_spec(spec, compile=False)
+    sim.reset(seed=0)
+    sim.step_unchecked(sim.state.action_history.new_zeros(1, sim.action_size))
+    spec = add_spec(dataclasses.replace(spec, max_episode_steps=sim.max_steps))
     _gym_register(spec.id)
     return spec
 
