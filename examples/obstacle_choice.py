@@ -126,10 +126,10 @@ def side_report(rec) -> dict:
         gap = np.hypot(x[:, b] - half[b], y[:, b])
         depth.append(float((gap < 0.02).any()))
     sides = np.asarray(sides)
-    main = float(np.sign(sides.sum())) if sides.any() else 0.0
+    majority = float(np.sign(sides.sum())) if sides.any() else 0.0
     return {
-        "side": {1.0: "above", -1.0: "below", 0.0: "none"}[main],
-        "fraction_on_side": float(np.mean(sides == main)) if main else 0.0,
+        "side": {1.0: "above", -1.0: "below", 0.0: "none"}[majority],
+        "fraction_on_side": float(np.mean(sides == majority)) if majority else 0.0,
         "contact_fraction": float(np.mean(depth)),
         "final_error_cm": float(np.linalg.norm(rec.fingertip_pos[-1] - rec.target, axis=-1).mean() * 100),
     }
@@ -189,11 +189,11 @@ def _merge(recs) -> dict:
     """Side report over several evaluation batches (one record each)."""
     reports = [side_report(r) for r in recs]
     sides = [r["side"] for r in reports]
-    main = max(("above", "below", "none"), key=sides.count)
+    majority = max(("above", "below", "none"), key=sides.count)
     return {
-        "side": main,
+        "side": majority,
         "fraction_on_side": float(
-            np.mean([r["fraction_on_side"] if r["side"] == main else 0.0 for r in reports])
+            np.mean([r["fraction_on_side"] if r["side"] == majority else 0.0 for r in reports])
         ),
         "contact_fraction": float(np.mean([r["contact_fraction"] for r in reports])),
         "final_error_cm": float(np.mean([r["final_error_cm"] for r in reports])),
