@@ -17,7 +17,8 @@ Stability (backprop): one Adam optimiser for the whole experiment at ``lr`` (1e-
 ten times below the training rate: at 1e-3 a trained network adapts in a few batches but the
 large steps can knock it off its attractor, the hand then flies off along the channel and
 never returns in washout), with the training run's gradient clipping and the same
-regularisers. RL agents keep their own optimiser settings and observation statistics.
+regularisers. RL agents keep their own optimiser settings and observation statistics, and adapt at
+their training run's initial learning rate (a decaying schedule would have frozen them).
 """
 
 from __future__ import annotations
@@ -170,6 +171,16 @@ def adapt_backprop(
     return _run_blocks(policy, train_batch, env_kwargs, config)
 
 
+class _Constant:
+    """A constant SB3 schedule (picklable, so an adapted agent can still be saved)."""
+
+    def __init__(self, value: float) -> None:
+        self.value = float(value)
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.value
+
+
 def adapt_rl(
     agent_dir: Path, env_kwargs: Mapping[str, Any], config: AdaptationConfig, seed: int
 ) -> tuple[dict[str, list[float]], dict[str, EvaluationRecord], Any]:
@@ -181,6 +192,12 @@ def adapt_rl(
     agent = mg.sb3_agents.load_agent(agent_dir)
     model, norm = agent.model, agent.normalizer
     model.set_random_seed(seed)
+    # Adapt at the training run's initial learning rate: a decaying schedule (lin_<x>) is near 0 at
+    # the end of training, and SB3 evaluates it on the progress of the whole run, so it would freeze
+    # the agent (each learn() call below adds one chunk to a multi-million-step run).
+    lr0 = float(model.lr_schedule(1.0))
+    model.learning_rate = lr0
+    model.lr_schedule = _Constant(lr0)
     n_envs = int(model.n_envs)
 
     hp_file = Path(agent_dir) / "hyperparams.json"

@@ -69,3 +69,23 @@ def test_backprop_block_design_is_deterministic_and_records_every_batch(tmp_path
     np.testing.assert_allclose(field_deviation(recs_a["before"], 8), dev_a["FF1"][0])
     # ...and the policy changed (it trained)
     assert not torch.equal(pol_a.readout.weight, policy.readout.weight)
+
+
+def test_rl_adaptation_runs_at_the_initial_learning_rate_of_a_decaying_schedule(tmp_path):
+    """A lin_<x> schedule is ~0 at the end of training (and SB3 evaluates it on the whole run's
+    progress): adaptation must train at <x>, or the agent would be frozen and show no adaptation."""
+    from agents.adaptation import adapt_rl
+    from agents.ppo import PPOConfig, train
+
+    out = tmp_path / "ppo"
+    kw = {"field_strength": 0.0, **SHORT}
+    train(PPOConfig(
+        env_id=FORCE_FIELD_ID, env_kwargs=kw, n_envs=4, total_steps=256, eval_every=256,
+        checkpoint_every=256, out_dir=str(out), progress=False, tensorboard=False,
+        hyperparams_override={"n_steps": 32, "batch_size": 64, "n_epochs": 1, "learning_rate": "lin_1e-3",
+                              "policy_kwargs": {"net_arch": [16]}},
+    ))  # fmt: skip
+    _, _, agent = adapt_rl(out, kw, AdaptationConfig(batches=(1, 1, 1, 1), rl_chunk_steps=128), seed=0)
+    model = agent.model
+    assert model.lr_schedule(0.0) == pytest.approx(1e-3)  # the decayed schedule would give 0 here
+    assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
