@@ -137,6 +137,14 @@ _BUILT_IN = (
         task_factory=CentreOut,
     ),
     EnvSpec(
+        id="motornet/PointMassPerturbation-v0",
+        description="1 kg point mass, 4 ReLU muscles: centre-out reaches and posture under force pulses "
+        "and loads (the point-mass side of the representation comparison).",
+        effector_factory=presets.point_mass_24,
+        effector_kwargs=_euler(),
+        task_factory=Perturbation,
+    ),
+    EnvSpec(
         id="motornet/CompliantArm26Reach-v0",
         description="Two-joint arm with compliant-tendon muscles (RK4, 50 sub-steps): random reaches.",
         effector_factory=presets.compliant_arm26,

@@ -183,6 +183,26 @@ def test_preferred_directions_recover_cosine_tuned_units():
     np.testing.assert_allclose(got, pds, atol=1e-9)
 
 
+def test_load_preferred_directions_are_the_force_the_limb_produces():
+    n, t = 16, 100
+    load_dir = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    load = 3.0 * np.stack([np.cos(load_dir), np.sin(load_dir)], -1)[None].repeat(t, 0)
+    pds = np.array([0.5, -2.0, 2.5])
+    hidden = np.zeros((t, n, 4))
+    produced = load_dir + np.pi  # the limb pushes against the load
+    for u, pd in enumerate(pds):
+        hidden[50:, :, u] = 1.0 + np.cos(produced - pd)[None, :]  # tuned in the steady state only
+    hidden[:, :, 3] = 0.2
+    got = PH.load_preferred_directions(hidden, load, DT)
+    np.testing.assert_allclose(np.angle(np.exp(1j * (got - pds))), 0.0, atol=1e-9)
+    # Before the window the units are silent: a window over the first 0.5 s finds no tuned unit.
+    assert PH.load_preferred_directions(hidden, load, DT, window_s=(0.0, 0.5)).size == 0
+    with pytest.raises(ValueError, match="needs a non-zero load"):
+        PH.load_preferred_directions(hidden, 0 * load, DT)
+    with pytest.raises(ValueError, match="outside the 1 s trial"):
+        PH.load_preferred_directions(hidden, load, DT, window_s=(1.5, 2.0))
+
+
 def test_check_table_reports_mean_interval_and_pass():
     per_seed = {
         "bp": {0: {"final_error_cm": 0.4}, 1: {"final_error_cm": 0.8}},

@@ -204,6 +204,21 @@ def test_eval_pulse_starts_ends_and_points_orthogonal():
                 assert torch.equal(f, torch.zeros_like(f)), k
 
 
+@pytest.mark.parametrize("env_id", ["motornet/Arm26Perturbation-v0", "motornet/PointMassPerturbation-v0"])
+def test_posture_suite_holds_the_start_against_loads_in_every_direction(env_id):
+    n = 16
+    sim = make_simulator(
+        env_id, batch_size=n, dtype=F64, eval_suite="posture", n_targets=n, eval_load_magnitude=4.0
+    )
+    rows = _run(sim, [torch.zeros(n, sim.action_size, dtype=F64)] * 12, {"suite": "eval"})
+    ts = sim.state.task
+    assert torch.equal(ts.target, ts.start) and ts.catch.all() and (ts.go_step == NEVER).all()
+    angle = torch.arange(n, dtype=F64) * (2 * math.pi / n)
+    expected = 4.0 * torch.stack([torch.cos(angle), torch.sin(angle)], -1)
+    for _, _, info in rows:  # constant from the first step, no pulse
+        torch.testing.assert_close(info["endpoint_load"], expected)
+
+
 def test_training_pulses_and_background_follow_the_task_state():
     sim = make_simulator(
         "motornet/Arm26Perturbation-v0",
@@ -305,6 +320,12 @@ def test_task_standalone_api():
         (CentreOutConfig, {"n_targets": 0}, r"n_targets must be an integer >= 1; got 0"),
         (PerturbationConfig, {"pulse_magnitude_range": (-1.0, 2.0)}, r"pulse_magnitude_range must satisfy"),
         (PerturbationConfig, {"eval_pulse_side": "up"}, r"eval_pulse_side must be one of"),
+        (
+            PerturbationConfig,
+            {"eval_suite": "reach"},
+            r"eval_suite must be one of \('pulse', 'posture'\); got 'reach'",
+        ),
+        (PerturbationConfig, {"eval_load_magnitude": -1.0}, r"eval_load_magnitude"),
         (TaskConfig, {"effort_weight": -0.1}, r"effort_weight must be a finite number >= 0; got -0.1"),
     ],
 )

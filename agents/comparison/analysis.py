@@ -50,13 +50,15 @@ def feedback_phenomena(pert: EvaluationRecord, base: EvaluationRecord) -> dict[s
     }
 
 
-def representation(rec: EvaluationRecord) -> dict[str, Any]:
-    """Bimodality of the preferred directions of a record's tuned hidden units ({} without hidden state)."""
-    if rec.hidden is None:
+def representation(rec: EvaluationRecord | None) -> dict[str, Any]:
+    """Bimodality of the load-tuned hidden units' preferred directions in a posture-suite record.
+
+    ``{}`` without a record or without hidden state (see
+    :func:`~motornet_gym.analysis.phenomena.load_preferred_directions`).
+    """
+    if rec is None or rec.hidden is None:
         return {}
-    keep = ~np.asarray(rec.catch, dtype=bool)
-    d = rec.target[keep] - rec.start[keep]
-    pd = PH.preferred_directions(rec.hidden[:, keep], rec.go_step[keep], np.arctan2(d[:, 1], d[:, 0]), rec.dt)
+    pd = PH.load_preferred_directions(rec.hidden, rec.endpoint_load, rec.dt)
     return {**PH.bimodality(pd), "pd": pd.tolist()}
 
 
@@ -70,7 +72,7 @@ def trial_analysis(
     """
     pert = feedback_phenomena(recs["pert"], recs["pert_none"])
     values = {**reach_phenomena(recs["main"]), "return_time_s": pert["return_time_s"]}
-    rep = {"arm": representation(recs["main"])}
+    rep = {"arm": representation(recs.get("posture"))}
     if rep["arm"]:
         values["pd_bimodal_arm"] = rep["arm"]["bimodal"]
     if "point_mass" in recs:

@@ -54,7 +54,7 @@ class CompareConfig:
     backprop_batches: int = 600
     rl_steps: int = 1_000_000
     adaptation_batches: str = "5,30,15,30"
-    adaptation_lr: float = 1e-4
+    adaptation_lr: float = 3e-4
     rl_adaptation_steps: int = 4096
     point_mass_batches: int = 300
     hidden_noise: float = P.BACKPROP_KWARGS["hidden_noise"]

@@ -213,6 +213,9 @@ def run_trial(config: CompareConfig, method: str, seed: int, on_phase: Any = Non
     recs["pert_none"] = phase(
         "evaluation", evaluate, ctrl, P.PERTURBATION_ID, env_kwargs={**kw, "eval_pulse_magnitude": 0.0}
     )
+    recs["posture"] = phase(
+        "evaluation", evaluate, ctrl, P.PERTURBATION_ID, env_kwargs={**kw, **P.POSTURE_KWARGS}
+    )
     if on_phase is not None:
         on_phase("evaluation")
     out: dict[str, Any] = {
@@ -244,7 +247,8 @@ def run_trial(config: CompareConfig, method: str, seed: int, on_phase: Any = Non
     if config.point_mass_batches > 0 and method == "backprop":
         pm_dir = tdir / "point_mass"
         phase("point_mass", _train, method, pm_dir, P.POINT_MASS_ID, config, seed, config.point_mass_batches)
-        pm = phase("evaluation", evaluate, _controller(method, pm_dir), P.POINT_MASS_ID, env_kwargs=kw)
+        pm_kw = {**kw, **P.POSTURE_KWARGS}
+        pm = phase("evaluation", evaluate, _controller(method, pm_dir), P.POINT_MASS_ID, env_kwargs=pm_kw)
         recs["point_mass"] = pm
     out.update(trial_analysis(recs, out.get("adaptation")))
     if "train" in phase.seconds and summary.get("wall_time_s") is not None:

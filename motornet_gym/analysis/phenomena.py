@@ -174,8 +174,10 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "pd_bimodal_arm",
         "effector shapes representation",
-        "Rayleigh test on doubled preferred directions, arm26 (1 = bimodal at p < 0.01)",
-        "bimodal preferred directions for a two-joint arm (Lillicrap & Scott 2013, "
+        "Rayleigh test on doubled preferred directions of hidden units, holding against loads in 16 "
+        "directions, arm26 (1 = bimodal at p < 0.01)",
+        "bimodal preferred directions for a two-joint arm (monkey M1 in the load task: Kurtzer et al. "
+        "2006, doi:10.1152/jn.00641.2005; networks: Lillicrap & Scott 2013, "
         "doi:10.1016/j.neuron.2012.12.033; Codol et al. 2024, fig. 6)",
         low=0.5,
     ),
@@ -344,6 +346,53 @@ def preferred_directions(
     k0, k1 = (int(round(w / dt)) for w in window_s)
     rates = np.stack([h[int(g) + k0 : int(g) + max(k1, k0 + 1), i].mean(0) for i, g in enumerate(go_step)])
     fit = cosine_tuning(rates, directions)
+    keep = np.isfinite(fit.r2) & (fit.r2 >= min_r2) & (fit.modulation > 1e-6)
+    return fit.preferred_direction[keep]
+
+
+#: Steady-state window of the posture-with-loads suite, s from the trial start: the last 500 ms of a
+#: 1 s trial, after the response to the load's onset has settled.
+POSTURE_WINDOW_S = (0.5, 1.0)
+
+
+def load_preferred_directions(
+    hidden: np.ndarray,
+    load: np.ndarray,
+    dt: float,
+    window_s: tuple[float, float] = POSTURE_WINDOW_S,
+    min_r2: float = 0.5,
+) -> np.ndarray:
+    """Preferred directions (rad) of the well-tuned hidden units in the posture-with-loads paradigm.
+
+    The paradigm of the bimodality studies (monkey M1: Kurtzer et al. 2006,
+    doi:10.1152/jn.00641.2005; networks: Lillicrap & Scott 2013, doi:10.1016/j.neuron.2012.12.033):
+    the hand holds a posture against a constant endpoint load in evenly spaced directions, and a
+    unit's preferred direction is the direction of the force the limb must produce (opposite the
+    load) that drives it most: a cosine fit of the mean activity over ``window_s`` (steady state)
+    across load directions, keeping units whose fit explains at least ``min_r2`` of the variance.
+
+    Args:
+        hidden: ``(T, B, H)`` hidden state per step.
+        load: ``(T, B, 2)`` N, endpoint load per step (constant over a trial).
+        dt: s.
+        window_s: ``(start, end)`` s from the trial start.
+        min_r2: Minimum coefficient of determination of a kept unit.
+    """
+    h = np.asarray(hidden, dtype=float)
+    f = np.asarray(load, dtype=float)
+    if h.ndim != 3 or f.ndim != 3 or f.shape[-1] != 2 or f.shape[1] != h.shape[1]:
+        raise ValueError(
+            f"hidden must be (T, B, H) and load (T, B, 2) with the same B; got {h.shape}, {f.shape}"
+        )
+    k0, k1 = (int(round(w / dt)) for w in window_s)
+    k1 = min(max(k1, k0 + 1), h.shape[0])
+    if not 0 <= k0 < k1:
+        raise ValueError(f"window_s {window_s} s lies outside the {h.shape[0] * dt:g} s trial")
+    mean_load = f[k0:k1].mean(0)
+    if np.any(np.linalg.norm(mean_load, axis=-1) == 0):
+        raise ValueError("every trial of the posture suite needs a non-zero load")
+    directions = np.arctan2(-mean_load[:, 1], -mean_load[:, 0])  # the force the limb produces
+    fit = cosine_tuning(h[k0:k1].mean(0), directions)
     keep = np.isfinite(fit.r2) & (fit.r2 >= min_r2) & (fit.modulation > 1e-6)
     return fit.preferred_direction[keep]
 

@@ -24,8 +24,8 @@ class CentreOutConfig(TaskConfig):
         go_cue_range: ``(low, high)`` s, training go-cue time drawn uniformly on the dt grid
             (MotorNet-TF's ``CentreOutReach`` uses (0.05, 0.25) s).
         catch_trial_fraction: Fraction of training trials whose go cue never comes (the arm must
-            hold the start while the target is shown). MotorNet-TF uses 0.5; we default to 0.2
-            to spend more of the samples on reaching.
+            hold the start while the target is shown). 0.5, as MotorNet-TF's ``CentreOutReach``:
+            with 0.2, trained networks anticipate the cue and are already moving when it comes.
         n_targets: Number of evenly spaced evaluation targets (0 rad first, counter-clockwise).
         eval_go_time: Go-cue time of the evaluation trials, s.
     """
@@ -33,7 +33,7 @@ class CentreOutConfig(TaskConfig):
     centre_joint_pos: tuple[float, ...] | None = None
     reach_distance: float = 0.1
     go_cue_range: tuple[float, float] = (0.05, 0.25)
-    catch_trial_fraction: float = 0.2
+    catch_trial_fraction: float = 0.5
     n_targets: int = 8
     eval_go_time: float = 0.1
 

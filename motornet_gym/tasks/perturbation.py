@@ -10,9 +10,10 @@ import torch
 from .._validation import check_fraction, check_non_negative, check_range
 from ..dynamics import Effector, EffectorState
 from .centre_out import CentreOut, CentreOutConfig
-from .state import LoadedTaskState
+from .state import NEVER, LoadedTaskState
 
 _SIDES = ("left", "right")
+_SUITES = ("pulse", "posture")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +41,13 @@ class PerturbationConfig(CentreOutConfig):
         eval_pulse_delay: s after the go cue at which the evaluation pulse starts.
         eval_pulse_side: ``"left"``: the reach direction rotated +90 deg (counter-clockwise),
             ``"right"``: rotated -90 deg.
+        eval_suite: ``"pulse"``: the centre-out reaches with the evaluation pulse. ``"posture"``:
+            the posture task of the load paradigm (Lillicrap & Scott 2013,
+            doi:10.1016/j.neuron.2012.12.033; monkeys: Kurtzer et al. 2006,
+            doi:10.1152/jn.00641.2005): hold the start (no go cue, target = start) against a
+            constant endpoint load of ``eval_load_magnitude`` in ``n_targets`` evenly spaced
+            directions (0 rad first, counter-clockwise); no pulse.
+        eval_load_magnitude: N, the load of the posture suite.
     """
 
     pulse_probability: float = 0.5
@@ -51,6 +59,8 @@ class PerturbationConfig(CentreOutConfig):
     eval_pulse_duration: float = 0.05
     eval_pulse_delay: float = 0.1
     eval_pulse_side: str = "left"
+    eval_suite: str = "pulse"
+    eval_load_magnitude: float = 3.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -62,7 +72,14 @@ class PerturbationConfig(CentreOutConfig):
             "background_load_range",
         ):
             object.__setattr__(self, name, check_range(name, getattr(self, name)))
-        for name in ("eval_pulse_magnitude", "eval_pulse_duration", "eval_pulse_delay"):
+        if self.eval_suite not in _SUITES:
+            raise ValueError(f"eval_suite must be one of {_SUITES}; got {self.eval_suite!r}")
+        for name in (
+            "eval_pulse_magnitude",
+            "eval_pulse_duration",
+            "eval_pulse_delay",
+            "eval_load_magnitude",
+        ):
             check_non_negative(name, getattr(self, name))
         if self.eval_pulse_side not in _SIDES:
             raise ValueError(f"eval_pulse_side must be one of {_SIDES}; got {self.eval_pulse_side!r}")
@@ -77,7 +94,8 @@ class Perturbation(CentreOut):
     magnitude, duration and onset from the configured ranges, with probability
     ``pulse_probability``. Evaluation suite (size ``n_targets``): the centre-out targets with a
     fixed pulse orthogonal to the reach direction, ``eval_pulse_delay`` after the go cue, and no
-    background load.
+    background load; or, with ``eval_suite="posture"``, holding the start against constant loads in
+    ``n_targets`` directions (the load paradigm of preferred-direction studies).
     """
 
     config_class = PerturbationConfig
@@ -127,9 +145,18 @@ class Perturbation(CentreOut):
 
     def sample_eval(self) -> LoadedTaskState:
         """The evaluation suite: see :meth:`Task.sample_eval`."""
-        """Training episodes: see :meth:`Task.sample_train`."""
         ts = super().sample_eval()
         cfg = self.config
+        if cfg.eval_suite == "posture":
+            n = ts.target.shape[0]
+            angle = torch.arange(n, dtype=ts.start.dtype, device=ts.start.device) * (2 * math.pi / n)
+            load = cfg.eval_load_magnitude * torch.stack([torch.cos(angle), torch.sin(angle)], -1)
+            hold = ts._replace(
+                target=ts.start.clone(),
+                go_step=torch.full_like(ts.go_step, NEVER),
+                catch=torch.ones_like(ts.catch),
+            )
+            return self.with_loads(hold, self.no_loads(n)._replace(background=load))
         direction = ts.target - ts.start
         direction = direction / torch.sqrt((direction * direction).sum(-1, keepdim=True))
         sign = 1.0 if cfg.eval_pulse_side == "left" else -1.0
