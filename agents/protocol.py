@@ -65,8 +65,9 @@ FORCE_FIELD_ID = "motornet/Arm26ForceField-v0"
 #: compared with the arm on the posture-with-loads suite.
 POINT_MASS_ID = "motornet/PointMassPerturbation-v0"
 #: The representation suite (both effectors): hold the start against a constant 3 N endpoint load in
-#: 16 directions, the load paradigm of preferred-direction studies (Kurtzer et al. 2006,
-#: doi:10.1152/jn.00641.2005; Lillicrap & Scott 2013, doi:10.1016/j.neuron.2012.12.033).
+#: 16 directions: the preference distributions of monkey M1 are measured for movements and for
+#: loads applied to the limb, and reproduced by networks in both (Lillicrap & Scott 2013,
+#: doi:10.1016/j.neuron.2012.12.033).
 POSTURE_KWARGS: dict[str, Any] = {"eval_suite": "posture", "n_targets": 16, "eval_load_magnitude": 3.0}
 
 #: Weight of the effort term of the task cost (see the module docstring).

@@ -135,8 +135,8 @@ def render(results: Mapping[str, Any], figures: Mapping[str, str], smoke: bool) 
         lines += [
             "Preferred directions of the cosine-tuned hidden units (seed 0) in the posture-with-loads "
             "suite: holding the start against a 3 N load in 16 directions, mean activity over the last "
-            "500 ms, the direction of the force the limb produces (Kurtzer et al. 2006; Lillicrap & "
-            f"Scott 2013). Bimodality: Rayleigh test on doubled angles. {txt}.",
+            "500 ms, the direction of the force the limb produces (Lillicrap & Scott 2013)."
+            f" Bimodality: Rayleigh test on doubled angles. {txt}.",
             "",
             f"![preferred directions]({figures['preferred_directions']})",
             "",

@@ -176,9 +176,9 @@ CHECKS: tuple[Check, ...] = (
         "effector shapes representation",
         "Rayleigh test on doubled preferred directions of hidden units, holding against loads in 16 "
         "directions, arm26 (1 = bimodal at p < 0.01)",
-        "bimodal preferred directions for a two-joint arm (monkey M1 in the load task: Kurtzer et al. "
-        "2006, doi:10.1152/jn.00641.2005; networks: Lillicrap & Scott 2013, "
-        "doi:10.1016/j.neuron.2012.12.033; Codol et al. 2024, fig. 6)",
+        "bimodal preferred directions for a two-joint arm (monkey M1 under limb loads and networks "
+        "optimised to control the limb: Lillicrap & Scott 2013, doi:10.1016/j.neuron.2012.12.033; "
+        "Codol et al. 2024, fig. 6)",
         low=0.5,
     ),
     Check(
@@ -364,8 +364,8 @@ def load_preferred_directions(
 ) -> np.ndarray:
     """Preferred directions (rad) of the well-tuned hidden units in the posture-with-loads paradigm.
 
-    The paradigm of the bimodality studies (monkey M1: Kurtzer et al. 2006,
-    doi:10.1152/jn.00641.2005; networks: Lillicrap & Scott 2013, doi:10.1016/j.neuron.2012.12.033):
+    The load paradigm of the bimodality studies (monkey M1 and networks optimised to control the
+    limb: Lillicrap & Scott 2013, doi:10.1016/j.neuron.2012.12.033):
     the hand holds a posture against a constant endpoint load in evenly spaced directions, and a
     unit's preferred direction is the direction of the force the limb must produce (opposite the
     load) that drives it most: a cosine fit of the mean activity over ``window_s`` (steady state)

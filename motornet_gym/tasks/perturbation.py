@@ -42,11 +42,10 @@ class PerturbationConfig(CentreOutConfig):
         eval_pulse_side: ``"left"``: the reach direction rotated +90 deg (counter-clockwise),
             ``"right"``: rotated -90 deg.
         eval_suite: ``"pulse"``: the centre-out reaches with the evaluation pulse. ``"posture"``:
-            the posture task of the load paradigm (Lillicrap & Scott 2013,
-            doi:10.1016/j.neuron.2012.12.033; monkeys: Kurtzer et al. 2006,
-            doi:10.1152/jn.00641.2005): hold the start (no go cue, target = start) against a
-            constant endpoint load of ``eval_load_magnitude`` in ``n_targets`` evenly spaced
-            directions (0 rad first, counter-clockwise); no pulse.
+            the load paradigm of preferred-direction studies (monkey M1 and networks: Lillicrap &
+            Scott 2013, doi:10.1016/j.neuron.2012.12.033): hold the start (no go cue, target =
+            start) against a constant endpoint load of ``eval_load_magnitude`` in ``n_targets``
+            evenly spaced directions (0 rad first, counter-clockwise); no pulse.
         eval_load_magnitude: N, the load of the posture suite.
     """
 
