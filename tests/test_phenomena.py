@@ -193,7 +193,10 @@ def test_load_preferred_directions_are_the_force_the_limb_produces():
     for u, pd in enumerate(pds):
         hidden[50:, :, u] = 1.0 + np.cos(produced - pd)[None, :]  # tuned in the steady state only
     hidden[:, :, 3] = 0.2
-    got = PH.load_preferred_directions(hidden, load, DT)
+    got = PH.load_preferred_directions(hidden, load, DT)  # default window: the last 0.5 s
+    # A 0.6 s trial: the window is its second half (0.3-0.6 s), where the units are tuned from 0.5 s.
+    short = PH.load_preferred_directions(hidden[:60], load[:60], DT)
+    np.testing.assert_allclose(np.angle(np.exp(1j * (short - pds))), 0.0, atol=1e-9)
     np.testing.assert_allclose(np.angle(np.exp(1j * (got - pds))), 0.0, atol=1e-9)
     # Before the window the units are silent: a window over the first 0.5 s finds no tuned unit.
     assert PH.load_preferred_directions(hidden, load, DT, window_s=(0.0, 0.5)).size == 0

@@ -350,16 +350,16 @@ def preferred_directions(
     return fit.preferred_direction[keep]
 
 
-#: Steady-state window of the posture-with-loads suite, s from the trial start: the last 500 ms of a
-#: 1 s trial, after the response to the load's onset has settled.
-POSTURE_WINDOW_S = (0.5, 1.0)
+#: Length of the steady-state window of the posture-with-loads suite, s: the last 500 ms of the
+#: trial (the second half of a trial shorter than 1 s), after the response to the load's onset.
+POSTURE_WINDOW_S = 0.5
 
 
 def load_preferred_directions(
     hidden: np.ndarray,
     load: np.ndarray,
     dt: float,
-    window_s: tuple[float, float] = POSTURE_WINDOW_S,
+    window_s: tuple[float, float] | None = None,
     min_r2: float = 0.5,
 ) -> np.ndarray:
     """Preferred directions (rad) of the well-tuned hidden units in the posture-with-loads paradigm.
@@ -375,7 +375,8 @@ def load_preferred_directions(
         hidden: ``(T, B, H)`` hidden state per step.
         load: ``(T, B, 2)`` N, endpoint load per step (constant over a trial).
         dt: s.
-        window_s: ``(start, end)`` s from the trial start.
+        window_s: ``(start, end)`` s from the trial start (None: the last :data:`POSTURE_WINDOW_S`,
+            or the second half of a shorter trial).
         min_r2: Minimum coefficient of determination of a kept unit.
     """
     h = np.asarray(hidden, dtype=float)
@@ -384,6 +385,9 @@ def load_preferred_directions(
         raise ValueError(
             f"hidden must be (T, B, H) and load (T, B, 2) with the same B; got {h.shape}, {f.shape}"
         )
+    if window_s is None:
+        length = h.shape[0] * dt
+        window_s = (length - min(POSTURE_WINDOW_S, length / 2), length)
     k0, k1 = (int(round(w / dt)) for w in window_s)
     k1 = min(max(k1, k0 + 1), h.shape[0])
     if not 0 <= k0 < k1:
