@@ -260,7 +260,12 @@ def test_protocols_that_cannot_run_fail_before_training(tmp_path):
         _quick(tmp_path, adaptation_batches="5,30,15")
     with pytest.raises(ValueError, match="point_mass_batches must be an integer >= 0"):
         _quick(tmp_path, point_mass_batches=-1)
+    reach_kw = {k: v for k, v in P.ENV_KWARGS.items() if k != "catch_trial_fraction"}  # no catch trials
     with pytest.raises(ValueError, match="train_env_id 'motornet/Arm26Reach-v0' must have the observation"):
+        validate(_quick(tmp_path, train_env_id="motornet/Arm26Reach-v0", env_kwargs={**reach_kw, **SHORT}))
+    with pytest.raises(
+        TypeError, match="unknown keyword argument 'catch_trial_fraction' for motornet/Arm26Reach"
+    ):
         validate(_quick(tmp_path, train_env_id="motornet/Arm26Reach-v0"))
     assert not (tmp_path / "cmp").exists()
 
