@@ -34,10 +34,10 @@ Every method trains under the same conditions on the same cost; only the learnin
   position (m) + ``effort_weight`` x mean squared force-weighted activation. MotorNet-TF weighs its
   activation loss 5x the position loss (position: mean of |dx|, |dy|; ours: the Euclidean
   distance, ~1.4x larger), i.e. ~3.5 in our units. :data:`EFFORT_WEIGHT` is 1.0: in 1500-batch
-  probes with this protocol, 1.0 gave 0.53 cm final error and 0.53 m/s peak speed, 3.0 gave 0.63 cm
-  and 0.49 m/s (no slower, less accurate); without an effort cost (MotorNet-PyTorch's tutorial) a
-  noisy network peaks at 1.2 m/s 100 ms after the cue. The task default (0.1) is kept for the
-  plain ids.
+  probes of the earlier protocol (motor noise 0.01, 20 % catch trials), 1.0 gave 0.53 cm final
+  error and 0.53 m/s peak speed, 3.0 gave 0.63 cm and 0.49 m/s (no slower, less accurate);
+  without an effort cost (MotorNet-PyTorch's tutorial) a noisy network peaks at 1.2 m/s 100 ms
+  after the cue. The task default (0.1) is kept for the plain ids.
 * **Backprop regularisers** (policy side, not part of the task cost): hidden activity
   ``0.1 mean(h^2)`` and its derivative ``0.01 mean((dh/dt)^2)``, the form of MotorNet-TF's GRU
   regulariser ``0.1 (mean(h^2) + 0.05 mean((dh/dt)^2))`` (weight 0.1, derivative weight 0.05
