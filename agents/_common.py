@@ -78,6 +78,21 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+def check_ints(config: Any, names: tuple[str, ...], minimum: int = 1, allow_none: bool = False) -> None:
+    """Refuse a config field of ``names`` that is not an integer >= ``minimum`` (a bool is not one).
+
+    Raises:
+        ValueError: Naming the field, the expected range and the received value.
+    """
+    for name in names:
+        v = getattr(config, name)
+        if allow_none and v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            expected = f"an integer >= {minimum}" + (" or None" if allow_none else "")
+            raise ValueError(f"{name} must be {expected}; got {v!r}")
+
+
 def check_env_id(env_id: str) -> str:
     """The registered id of ``env_id`` (built-in, user-registered or ``"module:Id"``), or a clear error."""
     import motornet_gym as mg

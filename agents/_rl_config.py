@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from agents._common import check_ints
 from agents._rl_hyperparams import OFF_POLICY
 
 __all__ = ["ConfigError", "RLConfig", "inherit_field_docs"]
@@ -73,14 +74,8 @@ class RLConfig:
     init_from: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("eval_every", "checkpoint_every", "keep_checkpoints", "n_threads"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
-        for name in ("n_envs", "total_steps"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise ValueError(f"{name} must be an integer >= 1 or None; got {v!r}")
+        check_ints(self, ("eval_every", "checkpoint_every", "keep_checkpoints", "n_threads"))
+        check_ints(self, ("n_envs", "total_steps"), allow_none=True)
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise ValueError(f"time_budget_s must be > 0 or None; got {self.time_budget_s!r}")
         if self.wandb not in (None, "offline", "online"):

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 import motornet_gym as mg
+from agents._common import check_ints
 from agents.protocol import FORCE_FIELD_ID
 from motornet_gym.analysis import metrics as M
 from motornet_gym.analysis.evaluate import EvaluationRecord, evaluate
@@ -78,10 +79,7 @@ class AdaptationConfig:
             raise ValueError(f"lr must be > 0; got {self.lr!r}")
         if not self.grad_clip >= 0:
             raise ValueError(f"grad_clip must be >= 0; got {self.grad_clip!r}")
-        for name in ("batch_size", "rl_chunk_steps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
+        check_ints(self, ("batch_size", "rl_chunk_steps"))
 
 
 def block_kwargs(env_kwargs: Mapping[str, Any], block: str) -> dict[str, Any]:
@@ -174,20 +172,11 @@ def adapt_backprop(
     return _run_blocks(policy, train_batch, env_kwargs, config)
 
 
-class _Constant:
-    """A constant SB3 schedule (picklable, so an adapted agent can still be saved)."""
-
-    def __init__(self, value: float) -> None:
-        self.value = float(value)
-
-    def __call__(self, progress_remaining: float) -> float:
-        return self.value
-
-
 def adapt_rl(
     agent_dir: Path, env_kwargs: Mapping[str, Any], config: AdaptationConfig, seed: int
 ) -> tuple[dict[str, list[float]], dict[str, EvaluationRecord], Any]:
     """Run the block design on a saved SB3 agent (its algorithm, hyperparameters and statistics)."""
+    from stable_baselines3.common.utils import ConstantSchedule
     from stable_baselines3.common.vec_env import VecNormalize
 
     from agents._rl_agent import make_env
@@ -200,7 +189,7 @@ def adapt_rl(
     # the agent (each learn() call below adds one chunk to a multi-million-step run).
     lr0 = float(model.lr_schedule(1.0))
     model.learning_rate = lr0
-    model.lr_schedule = _Constant(lr0)
+    model.lr_schedule = ConstantSchedule(lr0)
     n_envs = int(model.n_envs)
 
     hp_file = Path(agent_dir) / "hyperparams.json"

@@ -31,6 +31,7 @@ from agents._common import (
     StopFlag,
     WallClock,
     check_env_id,
+    check_ints,
     config_to_dict,
     parse_config,
     show_progress,
@@ -109,10 +110,7 @@ class BackpropConfig:
     resume: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "hidden_size", "eval_every", "checkpoint_every", "n_threads"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
+        check_ints(self, ("batch_size", "hidden_size", "eval_every", "checkpoint_every", "n_threads"))
         if self.n_batches is None and self.time_budget_s is None and self.resume is None:
             raise ValueError("give n_batches or time_budget_s (or both); got neither")
         if self.n_batches is not None and (not isinstance(self.n_batches, int) or self.n_batches < 1):

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents._common import check_env_id, config_to_dict, parse_config, write_json
+from agents._common import check_env_id, check_ints, config_to_dict, parse_config, write_json
 from agents._rl import ConfigError
 from agents._rl import train as train_rl
 from agents._tune_space import SPACES, sample
@@ -113,18 +113,10 @@ class TuneConfig:
     def __post_init__(self) -> None:
         if self.algorithm not in SPACES:
             raise ValueError(f"algorithm must be one of {', '.join(SPACES)}; got {self.algorithm!r}")
-        for name in ("n_trials", "trial_steps", "eval_every", "seeds", "n_threads"):
-            v = getattr(self, name)
-            if v is None and name == "n_trials":
-                continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
-        for name in ("n_startup_trials", "n_warmup_evals"):
-            v = getattr(self, name)
-            if v is None and name == "n_warmup_evals":
-                continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0; got {v!r}")
+        check_ints(self, ("trial_steps", "eval_every", "seeds", "n_threads"))
+        check_ints(self, ("n_trials",), allow_none=True)
+        check_ints(self, ("n_startup_trials",), minimum=0)
+        check_ints(self, ("n_warmup_evals",), minimum=0, allow_none=True)
         if self.objective not in LOGGED:
             raise ValueError(f"objective must be one of {', '.join(LOGGED)}; got {self.objective!r}")
         for name in ("env_kwargs", "enqueue"):

@@ -8,7 +8,7 @@ from typing import Any
 
 from agents import protocol as P
 from agents._cli import given_fields
-from agents._common import show_progress
+from agents._common import check_ints, show_progress
 from agents.adaptation import AdaptationConfig
 from motornet_gym.analysis import report
 
@@ -82,10 +82,7 @@ class CompareConfig:
                 raise ValueError(
                     f"metrics: unknown metric {m!r}; expected any of {', '.join(report.REPORT_METRICS)}"
                 )
-        for name in ("n_seeds", "backprop_batches", "rl_steps", "rl_adaptation_steps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
+        check_ints(self, ("n_seeds", "backprop_batches", "rl_steps", "rl_adaptation_steps"))
         v = self.point_mass_batches
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ValueError(f"point_mass_batches must be an integer >= 0 (0: skip); got {v!r}")

@@ -345,6 +345,11 @@ def preferred_directions(
         raise ValueError(f"hidden must have shape (T, B, H); got {h.shape}")
     k0, k1 = (int(round(w / dt)) for w in window_s)
     rates = np.stack([h[int(g) + k0 : int(g) + max(k1, k0 + 1), i].mean(0) for i, g in enumerate(go_step)])
+    return _tuned_preferred_directions(rates, directions, min_r2)
+
+
+def _tuned_preferred_directions(rates: np.ndarray, directions: np.ndarray, min_r2: float) -> np.ndarray:
+    """Preferred directions of the units ``rates (B, H)`` whose cosine fit explains >= ``min_r2``."""
     fit = cosine_tuning(rates, directions)
     keep = np.isfinite(fit.r2) & (fit.r2 >= min_r2) & (fit.modulation > 1e-6)
     return fit.preferred_direction[keep]
@@ -396,9 +401,7 @@ def load_preferred_directions(
     if np.any(np.linalg.norm(mean_load, axis=-1) == 0):
         raise ValueError("every trial of the posture suite needs a non-zero load")
     directions = np.arctan2(-mean_load[:, 1], -mean_load[:, 0])  # the force the limb produces
-    fit = cosine_tuning(h[k0:k1].mean(0), directions)
-    keep = np.isfinite(fit.r2) & (fit.r2 >= min_r2) & (fit.modulation > 1e-6)
-    return fit.preferred_direction[keep]
+    return _tuned_preferred_directions(h[k0:k1].mean(0), directions, min_r2)
 
 
 def bimodality(pd: np.ndarray) -> dict[str, float]:
