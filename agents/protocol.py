@@ -38,14 +38,24 @@ Every method trains under the same conditions on the same cost; only the learnin
   error and 0.53 m/s peak speed, 3.0 gave 0.63 cm and 0.49 m/s (no slower, less accurate);
   without an effort cost (MotorNet-PyTorch's tutorial) a noisy network peaks at 1.2 m/s 100 ms
   after the cue. The task default (0.1) is kept for the plain ids.
+  Plus ``velocity_weight`` x squared fingertip speed (m^2/s^2), :data:`VELOCITY_WEIGHT` = 0.2: a
+  cost on the hand's velocity, as in the optimal-feedback-control models of reaching whose cost
+  holds the final position, the final velocity and the effort (Todorov & Jordan 2002,
+  doi:10.1038/nn963), here paid at every step since a trial has no fixed end. It damps the
+  corrections: without it (4000-batch probes, seed 0, derivative weight 0.005) the hand overshot
+  the unperturbed path by up to 2.3 cm after the 10 N pulse and the slowest of the 8 directions
+  took 0.43 s to come back, and reaches peaked at 0.67 m/s. With 0.1 / 0.15 / 0.2 / 0.3: slowest
+  return 0.44 / 0.44 / 0.42 / 0.38 s (mean 0.27 / 0.26 / 0.26 / 0.25 s), peak speed 0.53 / 0.49 /
+  0.46 / 0.41 m/s, minimum-jerk r 0.95 / 0.94 / 0.91 / 0.73 (at 0.3 the approach to the target
+  drags a slow tail); straightness, accuracy and holding passed in all four.
 * **Backprop regularisers** (policy side, not part of the task cost): hidden activity
-  ``0.1 mean(h^2)`` and its derivative ``0.01 mean((dh/dt)^2)``, the form of MotorNet-TF's GRU
-  regulariser ``0.1 (mean(h^2) + 0.05 mean((dh/dt)^2))`` (weight 0.1, derivative weight 0.05
-  inside it, so 0.1 x 0.05 = 0.005 outside), after Sussillo et al. 2015, doi:10.1038/nn.4042, with
-  the derivative weight doubled. 4000-batch probes (this protocol, seed 0): at 0.005 the reaches
-  got too fast (0.67 m/s peak, 0.28 s movement time); at 0.01, 0.61 m/s and 0.31 s with the same
-  accuracy (0.23 cm final error); at 0.02 (2000 batches) 0.50 m/s, but the corrections after a
-  pulse slowed (0.62 s to return). A 10x larger weight (0.05) doubled the final error.
+  ``0.1 mean(h^2)`` and its derivative ``0.005 mean((dh/dt)^2)``, MotorNet-TF's GRU regulariser
+  ``0.1 (mean(h^2) + 0.05 mean((dh/dt)^2))`` (weight 0.1, derivative weight 0.05 inside it, so
+  0.1 x 0.05 = 0.005 outside), after Sussillo et al. 2015, doi:10.1038/nn.4042. Without the velocity
+  cost, 4000-batch probes needed 0.01 to keep the reaches in the human range (0.61 m/s instead of
+  0.67), but a larger derivative weight slows the corrections after a pulse (slowest return 0.43 s
+  at 0.005, 0.50 s at 0.01, 0.62 s at 0.02 with 2000 batches): the network state may not change
+  fast enough to brake. A 10x larger weight (0.05) doubled the final error.
 
 Budgets are counted in gradient steps (backprop: one batch of 64 episodes) and environment steps
 (RL); compilation, evaluation and checkpoints are never charged to them.
@@ -72,6 +82,8 @@ POSTURE_KWARGS: dict[str, Any] = {"eval_suite": "posture", "n_targets": 16, "eva
 
 #: Weight of the effort term of the task cost (see the module docstring).
 EFFORT_WEIGHT = 1.0
+#: Weight of the squared fingertip speed in the task cost (see the module docstring).
+VELOCITY_WEIGHT = 0.2
 #: Environment keyword arguments of the protocol (every method, every phase).
 ENV_KWARGS: dict[str, Any] = {
     "proprioception_delay": 0.02,
@@ -81,12 +93,13 @@ ENV_KWARGS: dict[str, Any] = {
     "proprioception_noise": 0.001,
     "vision_noise": 0.001,
     "effort_weight": EFFORT_WEIGHT,
+    "velocity_weight": VELOCITY_WEIGHT,
 }
 #: Backprop-only settings of the protocol (policy noise and regularisers).
 BACKPROP_KWARGS: dict[str, Any] = {
     "hidden_noise": 0.01,
     "hidden_l2": 0.1,
-    "hidden_l2_derivative": 0.01,
+    "hidden_l2_derivative": 0.005,
 }
 
 #: Presets: methods, seeds and budgets (gradient steps / environment steps), never seconds.
@@ -99,12 +112,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # About an hour on 2 idle cores (docs/results.md): two seeds, the full block design.
     "standard": {
-        "methods": "backprop,ppo", "n_seeds": 2, "backprop_batches": 4000, "rl_steps": 8_000_000,
+        "methods": "backprop,ppo", "n_seeds": 2, "backprop_batches": 6000, "rl_steps": 8_000_000,
         "adaptation_batches": "10,100,50,100", "point_mass_batches": 1000, "smoke": False,
     },
     # The full comparison for a cluster (--executor ray): every method, five seeds.
     "paper": {
-        "methods": "backprop,ppo,sac,recurrent_ppo", "n_seeds": 5, "backprop_batches": 6000,
+        "methods": "backprop,ppo,sac,recurrent_ppo", "n_seeds": 5, "backprop_batches": 8000,
         "rl_steps": 20_000_000, "adaptation_batches": "10,200,100,200", "point_mass_batches": 3000,
         "smoke": False,
     },

@@ -277,6 +277,23 @@ def test_cost_terms_match_their_definitions():
     assert sim.task.cost_weights == {"position": 2.0, "effort": 0.5}
 
 
+def test_velocity_cost_is_the_squared_fingertip_speed_and_absent_at_weight_zero():
+    sim = make_simulator("motornet/Arm26CentreOut-v0", batch_size=3, dtype=F64, velocity_weight=0.25)
+    sim.reset(seed=0)
+    assert sim.task.cost_weights == {"position": 1.0, "effort": 0.1, "velocity": 0.25}
+    for _ in range(5):
+        _, reward, *_, info = sim.step(torch.full((3, 6), 0.7, dtype=F64))
+        terms = info["cost_terms"]
+        speed2 = (info["fingertip_vel"] ** 2).sum(-1)
+        assert speed2.min() > 0  # the arm moves, so a dropped term would show
+        torch.testing.assert_close(terms["velocity"], speed2)
+        torch.testing.assert_close(reward, -(terms["position"] + 0.1 * terms["effort"] + 0.25 * speed2))
+    plain = make_simulator("motornet/Arm26CentreOut-v0", batch_size=3, dtype=F64)
+    plain.reset(seed=0)
+    *_, info = plain.step(torch.full((3, 6), 0.7, dtype=F64))
+    assert "velocity" not in info["cost_terms"] and "velocity" not in plain.task.cost_weights
+
+
 def test_task_standalone_api():
     arm = presets.arm26()
     task = CentreOut(arm, CentreOutConfig(n_targets=4))
@@ -327,6 +344,7 @@ def test_task_standalone_api():
         ),
         (PerturbationConfig, {"eval_load_magnitude": -1.0}, r"eval_load_magnitude"),
         (TaskConfig, {"effort_weight": -0.1}, r"effort_weight must be a finite number >= 0; got -0.1"),
+        (TaskConfig, {"velocity_weight": -1.0}, r"velocity_weight must be a finite number >= 0; got -1.0"),
     ],
 )
 def test_bad_task_configuration(cls, kwargs, pattern):

@@ -36,13 +36,16 @@ class TaskConfig:
     Attributes:
         position_weight: Weight of the fingertip-to-desired distance (per m), >= 0.
         effort_weight: Weight of the squared force-weighted activation, >= 0.
+        velocity_weight: Weight of the squared fingertip speed (per m^2/s^2), >= 0. 0 (the default)
+            leaves the term out of the cost and of ``cost_weights``.
     """
 
     position_weight: float = 1.0
     effort_weight: float = 0.1
+    velocity_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("position_weight", "effort_weight"):
+        for name in ("position_weight", "effort_weight", "velocity_weight"):
             check_non_negative(name, getattr(self, name))
 
 
@@ -108,6 +111,8 @@ class Task(nn.Module):
             "position": config.position_weight,
             "effort": config.effort_weight,
         }
+        if config.velocity_weight > 0:
+            self.cost_weights = {**self.cost_weights, "velocity": config.velocity_weight}
         self.option_keys = self.base_option_keys + (("go_time",) if self.has_go_cue else ())
         self.eval_size = 1
 
@@ -318,6 +323,8 @@ class Task(nn.Module):
             ``effort``: mean over muscles of ``(activation * F_max / mean(F_max))**2``, the
             force-weighted activation of MotorNet's activation losses (Codol et al. 2024,
             doi:10.7554/eLife.88591).
+            ``velocity`` (only when ``velocity_weight > 0``): squared fingertip speed (m^2/s^2), a
+            damping cost on the hand's motion.
 
         Args:
             task_state: The episode's :class:`TaskState`.
@@ -330,7 +337,10 @@ class Task(nn.Module):
         position = torch.linalg.vector_norm(effector_state.fingertip_pos - desired, dim=-1)
         activation = effector_state.muscle.activation
         effort = ((activation * self.force_weight.to(activation)) ** 2).mean(-1)
-        return {"position": position, "effort": effort}
+        terms = {"position": position, "effort": effort}
+        if "velocity" in self.cost_weights:
+            terms["velocity"] = (effector_state.fingertip_vel**2).sum(-1)
+        return terms
 
     def total_cost(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Weighted sum ``(B,)`` of the cost terms."""
