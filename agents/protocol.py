@@ -110,15 +110,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "methods": "backprop,ppo", "n_seeds": 1, "backprop_batches": 600, "rl_steps": 1_000_000,
         "adaptation_batches": "5,30,15,30", "point_mass_batches": 300, "smoke": True,
     },
-    # About an hour on 2 idle cores (docs/results.md): two seeds, the full block design.
+    # About an hour on 2 idle cores (docs/results.md): two seeds, the full block design. Sized on
+    # measurements (seeds 0 and 1): with 6000 batches backprop passes every check (4000 batches: the
+    # slowest pulse return 0.42 s in a probe); PPO with 8M steps still missed the targets (final error
+    # 1.04 cm, the last 200 ms within 1.27 cm) and with 16M stops (0.78 cm, within 0.81 and 1.10 cm).
     "standard": {
-        "methods": "backprop,ppo", "n_seeds": 2, "backprop_batches": 6000, "rl_steps": 8_000_000,
+        "methods": "backprop,ppo", "n_seeds": 2, "backprop_batches": 6000, "rl_steps": 16_000_000,
         "adaptation_batches": "10,100,50,100", "point_mass_batches": 1000, "smoke": False,
     },
     # The full comparison for a cluster (--executor ray): every method, five seeds.
     "paper": {
         "methods": "backprop,ppo,sac,recurrent_ppo", "n_seeds": 5, "backprop_batches": 8000,
-        "rl_steps": 20_000_000, "adaptation_batches": "10,200,100,200", "point_mass_batches": 3000,
+        "rl_steps": 32_000_000, "adaptation_batches": "10,200,100,200", "point_mass_batches": 3000,
         "smoke": False,
     },
 }  # fmt: skip

@@ -88,5 +88,5 @@ def test_preset_keeps_values_given_in_the_config_file(tmp_path):
     path.write_text("preset: standard\nn_seeds: 5\n")
     argv = ["--config", str(path), "--backprop-batches", "3"]
     cfg = with_preset(parse_config(CompareConfig, argv), argv)
-    # the file's n_seeds and the flag win over the preset (2 seeds, 4000 batches); the rest is the preset's
-    assert (cfg.n_seeds, cfg.backprop_batches, cfg.rl_steps, cfg.smoke) == (5, 3, 8_000_000, False)
+    # the file's n_seeds and the flag win over the preset (2 seeds, 6000 batches); the rest is the preset's
+    assert (cfg.n_seeds, cfg.backprop_batches, cfg.rl_steps, cfg.smoke) == (5, 3, 16_000_000, False)
