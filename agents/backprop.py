@@ -113,8 +113,7 @@ class BackpropConfig:
         check_ints(self, ("batch_size", "hidden_size", "eval_every", "checkpoint_every", "n_threads"))
         if self.n_batches is None and self.time_budget_s is None and self.resume is None:
             raise ValueError("give n_batches or time_budget_s (or both); got neither")
-        if self.n_batches is not None and (not isinstance(self.n_batches, int) or self.n_batches < 1):
-            raise ValueError(f"n_batches must be an integer >= 1 or None; got {self.n_batches!r}")
+        check_ints(self, ("n_batches",), allow_none=True)
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise ValueError(f"time_budget_s must be > 0 or None; got {self.time_budget_s!r}")
         for name in ("lr",):

@@ -107,12 +107,10 @@ class Task(nn.Module):
         # Effort weighting of MotorNet's activation losses: a * F_max / mean(F_max). Constants are
         # built in float64 and cast to the inputs' dtype where used.
         self.register_buffer("force_weight", fmax / fmax.mean())
-        self.cost_weights: Mapping[str, float] = {
-            "position": config.position_weight,
-            "effort": config.effort_weight,
-        }
-        if config.velocity_weight > 0:
-            self.cost_weights = {**self.cost_weights, "velocity": config.velocity_weight}
+        weights = {"position": config.position_weight, "effort": config.effort_weight}
+        if config.velocity_weight > 0:  # a constant of the task: the cost's branch below compiles
+            weights["velocity"] = config.velocity_weight
+        self.cost_weights: Mapping[str, float] = weights
         self.option_keys = self.base_option_keys + (("go_time",) if self.has_go_cue else ())
         self.eval_size = 1
 
