@@ -163,10 +163,13 @@ def test_large_batch_steps_through_the_guarded_graph_and_matches_eager(monkeypat
         _close(r_c, r_e, f"reward {t}")
         assert tr_c.tolist() == tr_e.tolist()
         _close(i_c["fingertip_vel"], i_e["fingertip_vel"], f"fingertip_vel {t}")
-    # NEXT_STEP, 3-step episodes: the odd rows end on steps 1 and 5, the even ones on 2 and 6; a
-    # step after an end restarts those rows and advances the others through step_unchecked (the
-    # guarded graph at this batch), the other steps run through step_packed (frozen).
-    assert calls == ["step_frozen"] * 2 + ["advance"] * 2 + ["step_frozen"] * 2 + ["advance"] * 2
+    # NEXT_STEP, 3-step episodes: the odd rows end on steps 1 and 5, the even ones on 2 and 6; every
+    # step, those that restart rows included, runs through step_packed (frozen) ...
+    assert calls == ["step_frozen"] * 8
+    # ... while step_unchecked at this batch runs the guarded graph.
+    sim = comp.unwrapped.simulator
+    sim.step_unchecked(torch.full((b, 4), 0.5))
+    assert calls[-1] == "advance"
 
 
 def test_float64_compiled_matches_eager_to_float64_rounding():

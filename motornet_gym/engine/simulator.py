@@ -245,6 +245,15 @@ class Simulator(EpisodeModel):
             zero action, ``truncated`` 0.
         """
         self._restart(seed, options)
+        return self.current_packed()
+
+    def current_packed(self) -> torch.Tensor:
+        """:meth:`current_info` with the observation, in one ``(B, K)`` tensor of :attr:`layout`.
+
+        As :meth:`reset_packed` returns it: ``reward`` holds minus the cost of the current state
+        with a zero action, ``truncated`` 0. For rows just restarted by :meth:`reset_where` this is
+        their reset output (the vector env's autoreset reads it).
+        """
         state = self.state
         return self.pack_step(state, self.resting_output(state))
 

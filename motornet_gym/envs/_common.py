@@ -5,6 +5,7 @@ Used by :mod:`motornet_gym.envs` and :mod:`motornet_gym.sb3`; nothing here knows
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -17,6 +18,7 @@ from .._compile.packed import OUTPUTS, Layout
 from .rendering import LimbFrame
 
 __all__ = [
+    "ActionBuffer",
     "HostStep",
     "TrailBuffer",
     "action_space",
@@ -25,6 +27,8 @@ __all__ = [
     "fast_action",
     "frame_from_info",
     "host_reset",
+    "host_rows",
+    "host_step_one",
     "host_step",
     "info_to_numpy",
     "masked_info",
@@ -85,6 +89,30 @@ def validate_action(
     arr = np.clip(arr, 0.0, 1.0)
     t = torch.from_numpy(np.ascontiguousarray(arr)).to(device=device, dtype=dtype)
     return t.reshape(-1, shape[-1])
+
+
+class ActionBuffer:
+    """A persistent ``(1, M)`` CPU engine tensor the single env copies each finite action into.
+
+    :meth:`fill` is :func:`fast_action` for one environment on a CPU engine at a few hundred ns:
+    no tensor is created per step (the engine copies the action before it returns, so reusing the
+    buffer is safe), and finiteness is checked on the Python sum of the values (finite iff every
+    value is, barring an overflow of the sum, which only sends the action to the slow check).
+    """
+
+    def __init__(self, n_muscles: int, dtype: torch.dtype) -> None:
+        self.tensor = torch.zeros(1, n_muscles, dtype=dtype)
+        self._np = self.tensor.numpy()[0]
+        self.shape = (n_muscles,)
+
+    def fill(self, action: Any) -> torch.Tensor | None:
+        """The buffer holding ``action``, or ``None`` unless it is a finite float array ``(M,)``."""
+        if type(action) is not np.ndarray or action.shape != self.shape or action.dtype.kind != "f":
+            return None
+        if not math.isfinite(sum(action.tolist())):
+            return None
+        self._np[:] = action
+        return self.tensor
 
 
 def fast_action(
@@ -150,6 +178,31 @@ def host_step(sim: Any, action: torch.Tensor) -> HostStep:
     return to_host(sim.layout, packed)
 
 
+def host_step_one(sim: Any, action: torch.Tensor) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    """:func:`host_step` of a batch-1 simulator, as ``MotorEnv.step`` returns it.
+
+    ``(observation (O,) float32, reward, terminated, truncated, info)`` from one host copy, without
+    the batch axis (the per-step cost of a single env is mostly Python: nothing is built twice).
+    Raises ``FloatingPointError`` as :func:`check_finite` if the observation is not finite.
+    """
+    packed = sim.step_packed(action)
+    layout = sim.layout
+    row = (packed.detach() if packed.requires_grad else packed).cpu().numpy()[0]
+    c = layout["observation"]
+    obs = row[c.start : c.stop].astype(np.float32)  # a copy, C-contiguous
+    info = packed_row_info(layout, row)
+    # The sum of float32 values in float64 is finite iff every value is (no overflow is possible).
+    if not math.isfinite(sum(obs.tolist())):
+        check_finite(obs[None], info["step"])
+    return (
+        obs,
+        float(row[layout["reward"].start]),
+        bool(row[layout["terminated"].start] > 0.5),
+        bool(row[layout["truncated"].start] > 0.5),
+        info,
+    )
+
+
 def host_reset(sim: Any, seed: Any = None, options: Any = None) -> HostStep:
     """Reset ``sim`` and copy the first observation and the reset info to the host once."""
     packed = sim.reset_packed(seed=seed, options=options)
@@ -158,7 +211,11 @@ def host_reset(sim: Any, seed: Any = None, options: Any = None) -> HostStep:
 
 def to_host(layout: Layout, packed: torch.Tensor) -> HostStep:
     """One host copy of ``packed`` ``(N, K)`` (see :meth:`Simulator.step_packed`), split."""
-    rows = (packed.detach() if packed.requires_grad else packed).cpu().numpy()
+    return host_rows(layout, (packed.detach() if packed.requires_grad else packed).cpu().numpy())
+
+
+def host_rows(layout: Layout, rows: np.ndarray) -> HostStep:
+    """:class:`HostStep` of packed rows ``(N, K)`` already on the host (a buffer nothing else uses)."""
     c = layout["observation"]
     return HostStep(
         layout,

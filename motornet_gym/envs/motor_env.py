@@ -10,13 +10,14 @@ import torch
 
 from ..registry import ENV_SPECS, make_simulator
 from ._common import (
+    ActionBuffer,
     HostStep,
     TrailBuffer,
     action_space,
     check_finite,
     fast_action,
     host_reset,
-    host_step,
+    host_step_one,
     observation_space,
     validate_action,
 )
@@ -173,6 +174,7 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         self._device = torch.device(sim.device)
         self._dtype = sim.dtype
         self._action_shape = (sim.action_size,)
+        self._action_buffer = ActionBuffer(sim.action_size, sim.dtype) if self._device.type == "cpu" else None
         self._info: dict[str, Any] | None = None
         self._renderer: LimbRenderer | None = None
         self._window: HumanWindow | None = None
@@ -208,17 +210,18 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         """Advance by ``dt``; see the class docstring for the action and the outputs."""
         if self._info is None:
             raise RuntimeError("call reset() before step()")
-        u = fast_action(action, self._action_shape, self._device, self._dtype)
+        u = None if self._action_buffer is None else self._action_buffer.fill(action)
+        if u is None:
+            u = fast_action(action, self._action_shape, self._device, self._dtype)
         if u is None:  # not a finite float array of the right shape: validate (and raise) slowly
             u = validate_action(action, self._action_shape, self._device, self._dtype)
-        host = self._finish(host_step(self.simulator, u), reset=False)
-        return (
-            host.observation[0],
-            float(host.reward[0]),
-            bool(host.terminated[0]),
-            bool(host.truncated[0]),
-            self._info,
-        )
+        obs, reward, terminated, truncated, info = host_step_one(self.simulator, u)
+        self._info = info
+        if self.render_mode is not None:
+            self._trail.append(info["fingertip_pos"][None])
+            if self.render_mode == "human":
+                self.render()
+        return obs, reward, terminated, truncated, info
 
     def _finish(self, host: HostStep, *, reset: bool) -> HostStep:
         """Sets the info of a reset or step from its host copy (one host copy in all)."""

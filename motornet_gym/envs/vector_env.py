@@ -17,7 +17,9 @@ from ._common import (
     action_space,
     check_finite,
     check_reset_mask,
+    fast_action,
     frame_from_info,
+    host_rows,
     host_step,
     info_to_numpy,
     masked_info,
@@ -164,9 +166,10 @@ class MotorVectorEnv(VectorEnv):
         self._device = torch.device(sim.device)
         self._dtype = sim.dtype
         self._action_shape = (num_envs, sim.action_size)
-        self._elapsed = torch.zeros(num_envs, dtype=torch.int64, device=self._device)
-        self._max_elapsed = 0  # max of _elapsed, kept on the host (episodes end by truncation only)
-        self._done = torch.zeros(num_envs, dtype=torch.bool, device=self._device)
+        # Episode bookkeeping on the host (numpy): steps taken, and which rows ended on the last step.
+        self._elapsed = np.zeros(num_envs, dtype=np.int64)
+        self._max_elapsed = 0  # max of _elapsed (episodes end by truncation only)
+        self._done = np.zeros(num_envs, dtype=bool)
         self._any_done = False
         self._started = False
         self._info: dict[str, Any] | None = None  # last numpy info, for rendering
@@ -206,9 +209,9 @@ class MotorVectorEnv(VectorEnv):
             obs, info = self.simulator.reset(seed=seed, options=options or None)
             first = next((s for s in seed if s is not None), None) if isinstance(seed, Sequence) else seed
             super().reset(seed=None if first is None else int(first))  # np_random: the first seed
-            self._elapsed.zero_()
+            self._elapsed[:] = 0
             self._max_elapsed = 0
-            self._done.zero_()
+            self._done[:] = False
             self._any_done = False
             self._started = True
             reset_np = np.ones(self.num_envs, dtype=bool)
@@ -223,7 +226,7 @@ class MotorVectorEnv(VectorEnv):
             reset_np = check_reset_mask(mask, self.num_envs)
             m = torch.as_tensor(reset_np, device=self._device)
             obs, info = self._reset_rows(m, options=options or None)
-            self._done &= ~m
+            self._done &= ~reset_np
             self._any_done = bool(self._done.any())
             obs_np, info_np = self._finish(obs, info, reset_np)
             # As Gymnasium's SyncVectorEnv: after a partial reset only the reset rows have info.
@@ -242,7 +245,7 @@ class MotorVectorEnv(VectorEnv):
         the reset rows get the info of their first state (:meth:`Simulator.current_info`).
         """
         obs = self.simulator.reset_where(mask, options)
-        self._elapsed.masked_fill_(mask, 0)
+        self._elapsed[to_numpy(mask)] = 0
         self._max_elapsed = int(self._elapsed.max())
         fresh = self.simulator.current_info()
         if info is None:
@@ -256,10 +259,14 @@ class MotorVectorEnv(VectorEnv):
         """Advance every sub-environment by ``dt`` (see the class docstring for autoreset)."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        u = validate_action(actions, self._action_shape, self._device, self._dtype)
+        u = fast_action(actions, self._action_shape, self._device, self._dtype)
+        if u is None:  # not a finite float array of the right shape: validate (and raise) slowly
+            u = validate_action(actions, self._action_shape, self._device, self._dtype)
         mode = self.autoreset_mode
+        if mode is AutoresetMode.NEXT_STEP:
+            return self._step_packed(u, self._done if self._any_done else None)
         if mode is AutoresetMode.DISABLED and self._any_done:
-            ended = torch.nonzero(self._done).flatten().tolist()
+            ended = np.flatnonzero(self._done).tolist()
             raise RuntimeError(
                 f"sub-environments {ended} have ended and autoreset_mode is DISABLED; call "
                 "reset(options={'reset_mask': mask}) before stepping them again"
@@ -271,38 +278,28 @@ class MotorVectorEnv(VectorEnv):
             mode is not AutoresetMode.SAME_STEP
             or (not self.simulator.task.can_terminate and self._max_elapsed + 1 < self.max_episode_steps)
         ):
-            return self._step_packed(u)
+            return self._step_packed(u, None)
         obs, reward, terminated, truncated, info = self.simulator.step_unchecked(u)
         self._elapsed += 1
         self._max_elapsed += 1
         if self._cap_steps:
-            truncated = truncated | (self._elapsed >= self.max_episode_steps)
+            truncated = truncated | torch.from_numpy(self._elapsed >= self.max_episode_steps).to(self._device)
         extra: dict[str, Any] = {}
         reset_np: np.ndarray | None = None
-        if mode is AutoresetMode.NEXT_STEP:
-            if self._any_done:
-                prev = self._done
-                obs, info = self._reset_rows(prev, info)
-                reward = reward.masked_fill(prev, 0.0)
-                terminated = terminated & ~prev
-                truncated = truncated & ~prev
-                reset_np = to_numpy(prev)
-            done = terminated | truncated
-        else:
-            done = terminated | truncated
-            if mode is AutoresetMode.SAME_STEP and bool(done.any()):
-                done_np = to_numpy(done)
-                final_obs = obs.detach().to(device="cpu", dtype=torch.float32).numpy()
-                extra["final_obs"] = np.full(self.num_envs, None, dtype=object)
-                for i in np.flatnonzero(done_np):
-                    extra["final_obs"][i] = final_obs[i].copy()
-                extra["_final_obs"] = done_np
-                extra["final_info"] = masked_info(info_to_numpy(info, self.num_envs), done_np)
-                obs, info = self._reset_rows(done, info)
-                reset_np = done_np
-                done = torch.zeros_like(done)
-        self._done = done
-        self._any_done = bool(done.any())
+        done = terminated | truncated
+        if mode is AutoresetMode.SAME_STEP and bool(done.any()):
+            done_np = to_numpy(done)
+            final_obs = obs.detach().to(device="cpu", dtype=torch.float32).numpy()
+            extra["final_obs"] = np.full(self.num_envs, None, dtype=object)
+            for i in np.flatnonzero(done_np):
+                extra["final_obs"][i] = final_obs[i].copy()
+            extra["_final_obs"] = done_np
+            extra["final_info"] = masked_info(info_to_numpy(info, self.num_envs), done_np)
+            obs, info = self._reset_rows(done, info)
+            reset_np = done_np
+            done = torch.zeros_like(done)
+        self._done = to_numpy(done)
+        self._any_done = bool(self._done.any())
         obs_np, info_np = self._finish(obs, info, reset_np)
         info_np.update(extra)
         return (
@@ -314,23 +311,38 @@ class MotorVectorEnv(VectorEnv):
         )
 
     def _step_packed(
-        self, u: torch.Tensor
+        self, u: torch.Tensor, reset: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """A step that resets nothing, from one host copy of :meth:`Simulator.step_packed`."""
+        """A step from one host copy of :meth:`Simulator.step_packed`; NEXT_STEP-resets ``reset``.
+
+        ``reset`` ``(N,)`` bool (or None: no row): the rows that ended on the last step. They are
+        stepped with the others (their outputs dropped), then restarted by
+        :meth:`Simulator.reset_where`, and report their first state
+        (:meth:`Simulator.current_packed`) with reward 0 and ``terminated = truncated = False``.
+        """
         sim = self.simulator
         host = host_step(sim, u)
-        obs_np, reward, truncated = host.observation, host.reward.astype(np.float64), host.truncated
-        terminated = host.terminated
         self._elapsed += 1
         self._max_elapsed += 1
+        if reset is not None:
+            sim.reset_where(torch.from_numpy(reset).to(self._device))
+            fresh = sim.current_packed().cpu().numpy()
+            host = host_rows(sim.layout, np.where(reset[:, None], fresh, host.rows))
+            host.reward[reset] = 0.0
+            host.terminated[reset] = False
+            host.truncated[reset] = False
+            self._elapsed[reset] = 0
+            self._max_elapsed = int(self._elapsed.max())
+        obs_np, reward, truncated = host.observation, host.reward.astype(np.float64), host.truncated
+        terminated = host.terminated
         if self._cap_steps:
-            truncated |= to_numpy(self._elapsed >= self.max_episode_steps)
+            truncated |= self._elapsed >= self.max_episode_steps
         done = terminated | truncated
         self._any_done = bool(done.any())
-        self._done = torch.from_numpy(done).to(self._device)
+        self._done = done
         info_np = host.info_batch()
         check_finite(obs_np, info_np["step"])
-        self._render_step(info_np, None)
+        self._render_step(info_np, reset)
         return obs_np, reward, terminated, truncated, info_np
 
     def _render_step(self, info_np: dict[str, Any], reset_np: np.ndarray | None) -> None:
