@@ -297,3 +297,89 @@ def test_frozen_initial_state_matches_eager_and_still_validates():
         sim.reset_where(torch.tensor([False, True, False]))
     for f_c, f_e in zip(fastpath.flatten(comp.state), fastpath.flatten(eager.state), strict=True):
         torch.testing.assert_close(f_c, f_e, rtol=1e-5, atol=1e-6)
+
+
+def _assert_same_info(a: dict, b: dict) -> None:
+    assert list(a) == list(b)
+    for key in a:
+        if isinstance(a[key], dict):
+            _assert_same_info(a[key], b[key])
+            continue
+        x, y = np.asarray(a[key]), np.asarray(b[key])
+        assert type(a[key]) is type(b[key]) and x.dtype == y.dtype and x.shape == y.shape, key
+        np.testing.assert_array_equal(x, y, err_msg=key)
+
+
+def test_generated_row_reader_equals_the_column_loop():
+    """packed_row_info's generated reader = the plain loop, on a layout with every kind of column."""
+    from motornet_gym.envs import _common
+
+    entries = [
+        ("observation", None, torch.zeros(2, 3)),
+        ("reward", None, torch.zeros(2)),
+        ("terminated", None, torch.zeros(2, dtype=torch.bool)),
+        ("truncated", None, torch.zeros(2, dtype=torch.bool)),
+        ("grid", None, torch.zeros(2, 2, 3)),
+        ("it's", "quoted", torch.zeros(2)),
+        ("step", None, torch.zeros(2, dtype=torch.int64)),
+        ("flags", None, torch.zeros(2, 2, dtype=torch.bool)),
+        ("counts", None, torch.zeros(2, 3, dtype=torch.int64)),
+        ("it's", "pair", torch.zeros(2, 2)),
+        ("hit", None, torch.zeros(2, dtype=torch.bool)),
+    ]
+    layout = Layout(entries)
+    row = np.arange(layout.width, dtype=np.float32) % 2 + np.arange(layout.width) * 0.25
+    row = row.astype(np.float32)
+    got = _common.packed_row_info(layout, row)
+    _assert_same_info(got, _common._loop_row_info(layout, row))
+    assert got["grid"].shape == (2, 3) and got["step"].dtype == np.int64 and got["hit"].dtype == np.bool_
+    # Views of the row, as the loop's are (the single env's info costs no copies).
+    assert np.shares_memory(got["grid"], row) and np.shares_memory(got["it's"]["pair"], row)
+    # And on a real simulator's layout.
+    sim = make_simulator(ARM, batch_size=1)
+    sim.reset(seed=0)
+    r = sim.step_packed(torch.full((1, 6), 0.3)).numpy()[0]
+    _assert_same_info(_common.packed_row_info(sim.layout, r), _common._loop_row_info(sim.layout, r))
+
+
+def test_direct_inductor_call_is_checked_against_the_wrapped_one(monkeypatch):
+    """The frozen step calls inductor's graph directly only if it agrees with AOTAutograd's wrapper."""
+    _requires_compiler()
+    sim = make_simulator(ARM, batch_size=B, compile=True, episode_duration=0.05)
+    sim.reset(seed=0)
+    sim.step_packed(torch.full((B, 6), 0.4))
+    assert sim._compiled.frozen.__name__ == "call"  # the direct call passed the check
+    monkeypatch.setattr(fastpath, "_same_outputs", lambda *a: False)  # a disagreement ...
+    other = make_simulator(ARM, batch_size=B, compile=True, episode_duration=0.05)
+    other.reset(seed=0)
+    other.step_packed(torch.full((B, 6), 0.4))
+    assert other._compiled.frozen.__name__ != "call"  # ... keeps the wrapped function
+    u = torch.full((B, 6), 0.7)
+    torch.testing.assert_close(other.step_packed(u), sim.step_packed(u), rtol=0, atol=0)
+
+
+def test_single_env_action_buffer_copies_and_falls_back():
+    """The single env's persistent action buffer: values copied per step, odd input validated."""
+    import gymnasium as gym
+
+    import motornet_gym  # noqa: F401
+
+    env, ref = (gym.make(ARM, compile=False) for _ in range(2))
+    env.reset(seed=3)
+    ref.reset(seed=3)
+    a = np.full(6, 0.2, np.float32)
+    for t in range(4):
+        a[:] = 0.1 * t  # the same array, mutated: each step must read its current values
+        o, r, *_ = env.step(a)
+        o_ref, r_ref, *_ = ref.step(torch.full((6,), 0.1 * t).numpy().astype(np.float64))
+        np.testing.assert_allclose(o, o_ref, rtol=1e-6, atol=1e-7)
+        assert r == pytest.approx(r_ref, rel=1e-6)
+    with pytest.raises(ValueError, match="finite"):
+        env.step(np.array([0.1, 0.1, np.nan, 0.1, 0.1, 0.1], np.float32))
+    with pytest.raises(ValueError, match="finite"):
+        env.step(np.array([0.1, np.inf, -np.inf, 0.1, 0.1, 0.1]))  # inf - inf: the sum is NaN
+    with pytest.raises(ValueError, match="shape"):
+        env.step(np.zeros(5, np.float32))
+    huge = np.array([1e308, 1e308, 0, 0, 0, 0])  # finite, but the sum overflows: slow path, clipped
+    o, *_ = env.step(huge)
+    assert np.isfinite(o).all()

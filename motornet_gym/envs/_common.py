@@ -6,8 +6,9 @@ Used by :mod:`motornet_gym.envs` and :mod:`motornet_gym.sb3`; nothing here knows
 from __future__ import annotations
 
 import math
+import weakref
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -231,9 +232,47 @@ def packed_row_info(layout: Layout, row: np.ndarray) -> dict[str, Any]:
     """The info dict of one environment from a host copy of a packed step row ``(K,)``.
 
     Array entries are views of ``row`` (a fresh buffer the engine keeps no reference to); scalars
-    are numpy scalars (``step`` ``np.int64``). Hot: every single-env step runs it, so it is not
-    written as :func:`packed_batch_info` of one row (that would build each entry twice).
+    are numpy scalars (``step`` ``np.int64``). Hot: every single-env step runs it, so it runs a
+    reader generated once per layout (:func:`_row_reader`: one dict display with the columns as
+    constants, ~3x faster than looping over the columns).
     """
+    reader = _ROW_READERS.get(layout)
+    if reader is None:
+        reader = _ROW_READERS[layout] = _row_reader(layout)
+    return reader(row)
+
+
+_ROW_READERS: weakref.WeakKeyDictionary[Layout, Callable[[np.ndarray], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _row_reader(layout: Layout) -> Callable[[np.ndarray], dict[str, Any]]:
+    """``row -> info``, equal to :func:`_loop_row_info` (tested), as one generated expression."""
+
+    def value(c: Any) -> str:
+        if not c.shape:
+            v = f"row[{c.start}]"
+            return v if c.kind == "f" else (f"int64({v})" if c.kind == "i" else f"({v} > 0.5)")
+        v = f"row[{c.start}:{c.stop}]"
+        if len(c.shape) > 1:
+            v = f"{v}.reshape({c.shape!r})"
+        return v if c.kind == "f" else (f"{v}.astype(int64)" if c.kind == "i" else f"({v} > 0.5)")
+
+    plan = layout.plan(OUTPUTS)
+    items = []
+    for key in layout.nested:
+        inner = ", ".join(f"{c.sub!r}: {value(c)}" for c in plan if c.key == key and c.sub is not None)
+        items.append(f"{key!r}: {{{inner}}}")
+    items += [f"{c.key!r}: {value(c)}" for c in plan if c.sub is None and c.key not in layout.nested]
+    source = f"def read(row):\n    return {{{', '.join(items)}}}\n"
+    namespace: dict[str, Any] = {"int64": np.int64}
+    exec(compile(source, "<packed_row_info>", "exec"), namespace)  # noqa: S102  (columns only)
+    return namespace["read"]
+
+
+def _loop_row_info(layout: Layout, row: np.ndarray) -> dict[str, Any]:
+    """:func:`packed_row_info` as a loop over the columns (the reference its reader is tested on)."""
     out: dict[str, Any] = {key: {} for key in layout.nested}
     for key, sub, start, stop, shape, kind in layout.plan(OUTPUTS):
         if not shape:
