@@ -356,3 +356,41 @@ def test_bad_options_kwargs_and_arguments():
         venv.reset(options={"reset_mask": [True, False]})
     with pytest.raises(RuntimeError, match="reset"):
         MotorEnv(ARM).step(np.zeros(6, np.float32))
+
+
+@pytest.mark.parametrize("staggered", [False, True])
+def test_next_step_autoreset_equals_the_engine_reset_of_the_ended_rows(staggered):
+    """The packed autoreset (every row: reset_packed; some: reset_where) = the engine's own reset."""
+    n, kw = 3, {"episode_duration": 0.03}  # 3-step episodes
+    venv = MotorVectorEnv(ARM, n, **kw)
+    sim = make_simulator(ARM, batch_size=n, **kw)
+    venv.reset(seed=4)
+    sim.reset(seed=4)
+    rng = np.random.default_rng(0)
+    if staggered:  # row 0 restarts one step later than the others from here on
+        mask = np.array([False, True, True])
+        venv.reset(options={"reset_mask": mask})
+        sim.reset_where(torch.from_numpy(mask))
+        venv.step(np.zeros((n, 6), np.float32))
+        sim.step(torch.zeros(n, 6))
+        ended = np.array([True, False, False])
+    else:
+        ended = np.ones(n, bool)
+    for _ in range(2 if staggered else 3):
+        u = rng.uniform(0, 1, (n, 6)).astype(np.float32)
+        venv.step(u)
+        sim.step(torch.from_numpy(u))
+    u = rng.uniform(0, 1, (n, 6)).astype(np.float32)
+    obs, reward, terminated, truncated, info = venv.step(u)  # restarts the ended rows
+    sim.step(torch.from_numpy(u))
+    want_obs = sim.reset_where(torch.from_numpy(ended)).numpy()
+    want = sim.current_info()
+    np.testing.assert_allclose(obs[ended], want_obs[ended], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(info["fingertip_pos"][ended], want["fingertip_pos"][ended].numpy(), rtol=1e-6)
+    assert (info["step"][ended] == 0).all() and (reward[ended] == 0).all()
+    assert not terminated[ended].any() and not truncated[ended].any()
+    for _ in range(2):  # and the restarted episodes go on identically
+        u = rng.uniform(0, 1, (n, 6)).astype(np.float32)
+        obs = venv.step(u)[0]
+        want_obs = sim.step(torch.from_numpy(u))[0].numpy()
+        np.testing.assert_allclose(obs[ended], want_obs[ended], rtol=1e-6, atol=1e-7)

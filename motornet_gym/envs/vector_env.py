@@ -325,9 +325,12 @@ class MotorVectorEnv(VectorEnv):
         self._elapsed += 1
         self._max_elapsed += 1
         if reset is not None:
-            sim.reset_where(torch.from_numpy(reset).to(self._device))
-            fresh = sim.current_packed().cpu().numpy()
-            host = host_rows(sim.layout, np.where(reset[:, None], fresh, host.rows))
+            if reset.all():  # episodes of one length end together: no rows to select
+                host = host_rows(sim.layout, sim.reset_packed().cpu().numpy())
+            else:  # (draws what reset_packed draws, then selects the rows)
+                sim.reset_where(torch.from_numpy(reset).to(self._device))
+                fresh = sim.current_packed().cpu().numpy()
+                host = host_rows(sim.layout, np.where(reset[:, None], fresh, host.rows))
             host.reward[reset] = 0.0
             host.terminated[reset] = False
             host.truncated[reset] = False
