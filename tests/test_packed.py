@@ -299,6 +299,24 @@ def test_frozen_initial_state_matches_eager_and_still_validates():
         torch.testing.assert_close(f_c, f_e, rtol=1e-5, atol=1e-6)
 
 
+def test_compiled_reset_packed_comes_from_the_frozen_initial_graph():
+    """reset_packed of a compiled simulator = the eager one's, packed by the frozen initial graph."""
+    _requires_compiler()
+    kw = dict(episode_duration=0.05)
+    eager, comp = (make_simulator(ARM, batch_size=B, compile=c, **kw) for c in (False, True))
+    comp.reset(seed=0)  # builds the frozen initial graph
+    taken = []
+    take = comp._compiled.take_initial_packed
+    comp._compiled.take_initial_packed = lambda: taken.append(take()) or taken[-1]
+    for seed in (1, 2):
+        want, got = eager.reset_packed(seed=seed), comp.reset_packed(seed=seed)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+        assert taken[-1] is got  # not the eager current_packed
+        torch.testing.assert_close(got, comp.current_packed(), rtol=1e-5, atol=1e-6)
+    comp.step_packed(torch.full((B, 6), 0.3))
+    assert comp._compiled.take_initial_packed() is None  # taken once; a step leaves none behind
+
+
 def _assert_same_info(a: dict, b: dict) -> None:
     assert list(a) == list(b)
     for key in a:

@@ -90,6 +90,10 @@ class CompiledStep:
         self.packer: StatePacker | None = None
         self.frozen: Any = None
         self.frozen_initial: Any = None  # likewise, for the first state at reset
+        #: The packed reset output (``pack(state, model.resting_output(state))``) of the state the
+        #: last :meth:`initial` call made through the frozen graph, else ``None``; see
+        #: :meth:`take_initial_packed`.
+        self._initial_packed: torch.Tensor | None = None
 
     @classmethod
     def create(
@@ -264,6 +268,7 @@ class CompiledStep:
         gradient is asked of the task state (reset options that require grad run eagerly).
         """
         model = self.model
+        self._initial_packed = None
         leaves = fastpath.flatten(task_state)
         if (
             not self.fused
@@ -280,21 +285,25 @@ class CompiledStep:
             spec_in, n = fastpath.tree_spec(task_state), len(leaves)
             state = model.initial_from(task_state, noise)
             spec_out = fastpath.tree_spec(state)
+            pack = self._pack
 
             def initial(*xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
                 obs_noise = xs[n] if len(xs) > n else None
                 task = fastpath.unflatten(spec_in, xs[:n])
-                return tuple(
-                    fastpath.flatten(
-                        model.initial_from(task, noise._replace(action=None, observation=obs_noise))
-                    )
-                )
+                first = model.initial_from(task, noise._replace(action=None, observation=obs_noise))
+                return (*fastpath.flatten(first), pack(first, model.resting_output(first)))
 
             fn = fastpath.freeze(initial, args, model.device, self.batch_size)
             self.frozen_initial = False if fn is None else (fn, spec_out)
             return state
         fn, spec_out = self.frozen_initial
-        return fastpath.unflatten(spec_out, fn(*args))
+        *leaves_out, self._initial_packed = fn(*args)
+        return fastpath.unflatten(spec_out, leaves_out)
+
+    def take_initial_packed(self) -> torch.Tensor | None:
+        """The packed reset output of the last :meth:`initial` state, once (``None`` if eager)."""
+        packed, self._initial_packed = self._initial_packed, None
+        return packed
 
 
 def _require_grad(state: SimState) -> SimState:

@@ -245,7 +245,9 @@ class Simulator(EpisodeModel):
             zero action, ``truncated`` 0.
         """
         self._restart(seed, options)
-        return self.current_packed()
+        # The frozen initial graph packs the first state's outputs with it (compiled reset).
+        packed = None if self._compiled is None else self._compiled.take_initial_packed()
+        return self.current_packed() if packed is None else packed
 
     def current_packed(self) -> torch.Tensor:
         """:meth:`current_info` with the observation, in one ``(B, K)`` tensor of :attr:`layout`.
