@@ -7,6 +7,7 @@ import signal
 
 import pytest
 import torch
+from conftest import require_compiler
 
 import motornet_gym as mg
 from agents import backprop
@@ -167,3 +168,25 @@ def test_default_compiled_training_equals_eager(tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
     err = {k: r["eval"]["final_error_cm"] for k, r in runs.items()}
     assert err[True] == pytest.approx(err[False], rel=1e-3)
+
+
+def test_compiled_policy_trains_the_same_policy_and_reproduces(tmp_path):
+    """compile_policy: same policy as eager without hidden noise; with noise, the same run twice."""
+    require_compiler()
+    runs = {}
+    for name, kw in {"eager": {}, "compiled": {"compile_policy": True}}.items():
+        out = tmp_path / name
+        runs[name] = train(_config(out, n_batches=3, eval_every=3, checkpoint_every=3, **kw))
+        runs[name]["policy"] = mg.policies.load_policy(out / "policy.pt")[0]
+    a, b = runs["compiled"]["policy"].state_dict(), runs["eager"]["policy"].state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+    noisy = []
+    for i in range(2):
+        out = tmp_path / f"noisy{i}"
+        train(
+            _config(out, n_batches=2, eval_every=2, checkpoint_every=2, compile_policy=True, hidden_noise=0.1)
+        )
+        noisy.append(mg.policies.load_policy(out / "policy.pt")[0].state_dict())
+    for k in noisy[0]:
+        assert torch.equal(noisy[0][k], noisy[1][k]), k
