@@ -12,6 +12,9 @@ the same noise on both, and a row against the reference's own defaults, labelled
   Gymnasium's MuJoCo ``Reacher-v5`` as a peer when ``gymnasium[mujoco]`` is installed (MyoSuite:
   see :mod:`benchmarks.fast` for the command to measure it in its own environment).
 * ``MotorVectorEnv`` env-steps/s at 64 and 1024 vs the reference at the same batch size.
+* A whole single-env run in a fresh process (``--whole-run-steps``, default 20k): ``gym.make``
+  with the default ``compile="auto"``, ``compile=True`` and ``compile=False`` vs the reference,
+  creation, compilation and resets included.
 * SB3: env stepping (random actions) and PPO training steps/s on ``motornet_gym.sb3.make_vec_env``
   (one batched engine) vs SB3's ``make_vec_env`` over 64 ``gym.make`` envs (``DummyVecEnv``).
 
@@ -114,6 +117,58 @@ def env_tables(repeats: int, have_ref: bool) -> None:
         _table(f"vector env, {batch} envs (env-steps/s)", batch, make, repeats, have_ref)
 
 
+# One whole run in a fresh process: what a user's script pays, compilation included. Imports are
+# outside the timed span (inductor's is not: ours imports it when it first compiles).
+_WHOLE_RUN = """
+import sys, time
+import numpy as np, torch
+torch.set_num_threads(1)
+side, steps = sys.argv[1], int(sys.argv[2])
+if side == "reference":
+    from benchmarks.envs import _reference
+    t0 = time.perf_counter()
+    run = _reference(1, "off")
+    for _ in range(steps):
+        run()
+else:
+    import gymnasium as gym
+    import motornet_gym  # noqa: F401
+    kw = {} if side == "default" else {"compile": side == "compile=True"}
+    t0 = time.perf_counter()
+    env = gym.make("motornet/Arm26Reach-v0", **kw)
+    env.reset(seed=0)
+    a = np.full(6, 0.05, dtype=np.float32)
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(a)
+        if terminated or truncated:
+            env.reset()
+print(time.perf_counter() - t0)
+"""
+
+
+def whole_run_table(repeats: int, steps: int, have_ref: bool) -> None:
+    """Seconds of a fresh process's ``steps``-step single-env run, env creation and compilation included."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sides = ["default", "compile=True", "compile=False"] + (["reference"] if have_ref else [])
+    root = str(Path(__file__).resolve().parent.parent)
+    seconds: dict[str, list[float]] = {side: [] for side in sides}
+    for _ in range(repeats):  # interleaved rounds, one fresh process per side and round
+        for side in sides:
+            out = subprocess.run([sys.executable, "-c", _WHOLE_RUN, side, str(steps)], cwd=root,
+                                 capture_output=True, text=True, check=True)  # fmt: skip
+            seconds[side].append(float(out.stdout.strip().splitlines()[-1]))
+    print(f"\n== a fresh process's {steps}-step run of gym.make (resets every 100 steps), creation and "
+          "compilation included (warm on-disk inductor cache) ==")  # fmt: skip
+    print(f"{'side':<16} {'seconds':>8} {'steps/s':>8} {'speed-up vs reference (draws removed)':>38}")
+    for side in sides:
+        rates = [steps / x for x in seconds[side]]
+        cell = f"{ratio(rates, [steps / x for x in seconds['reference']]):.1f}x" if have_ref else "-"
+        print(f"{side:<16} {median(seconds[side]):>8.2f} {fmt_rate(median(rates)):>8} {cell:>38}")
+
+
 def _sb3_envs(n_envs: int, compiled: bool | None):
     """Ours (``compiled`` True/False) or SB3's DummyVecEnv of gym.make envs (``compiled`` None)."""
     if compiled is None:
@@ -166,13 +221,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--ppo-steps", type=int, default=4096)
-    p.add_argument("--skip", nargs="*", default=[], choices=["envs", "sb3"])
+    p.add_argument("--whole-run-steps", type=int, default=20_000)
+    p.add_argument("--skip", nargs="*", default=[], choices=["envs", "whole", "sb3"])
     args = p.parse_args()
     torch.set_num_threads(1)
     have_ref = R.have_reference()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, median of {args.repeats} rounds")
     if "envs" not in args.skip:
         env_tables(args.repeats, have_ref)
+    if "whole" not in args.skip:
+        whole_run_table(min(args.repeats, 3), args.whole_run_steps, have_ref)
     if "sb3" not in args.skip:
         sb3_table(args.repeats, args.ppo_steps)
 

@@ -73,3 +73,17 @@ def test_gpu_script_runs_on_cpu_with_tiny_sizes():
     assert text.rstrip().endswith("parity ok")
     if not torch.cuda.is_available():
         assert gpu.main(["--device", "cuda"], out=lines.append) == 2
+
+
+def test_whole_run_table_times_fresh_processes(capsys):
+    """``benchmarks.envs``'s whole-run table: one fresh process per side, a row each, the ratio."""
+    import re
+
+    from benchmarks import envs
+
+    envs.whole_run_table(repeats=1, steps=30, have_ref=True)
+    text = capsys.readouterr().out
+    for side in ("default", "compile=True", "compile=False", "reference"):
+        m = re.search(rf"^{re.escape(side)}\s+([\d.]+)\s+\S+\s+([\d.]+)x$", text, re.M)
+        assert m is not None and float(m.group(1)) > 0 and float(m.group(2)) > 0, text
+    assert re.search(r"^reference\s+[\d.]+\s+\S+\s+1\.0x$", text, re.M), text
