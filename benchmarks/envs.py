@@ -7,7 +7,7 @@ reference's std-0 noise draws removed by patching its ``apply_noise`` to the ide
 the same noise on both, and a row against the reference's own defaults, labelled as such (see
 :mod:`benchmarks._reference`).
 
-* ``MotorEnv.step`` (numpy in/out, B = 1) vs the reference MotorNet
+* ``gym.make(id).step`` (numpy in/out, B = 1, with its wrappers) vs the reference MotorNet
   ``RandomTargetReach(RigidTendonArm26(RigidTendonHillMuscle()), differentiable=False)``, and
   Gymnasium's MuJoCo ``Reacher-v5`` as a peer when ``gymnasium[mujoco]`` is installed (MyoSuite:
   see :mod:`benchmarks.fast` for the command to measure it in its own environment).
@@ -51,9 +51,12 @@ def _reference(batch: int, setting: str):
 
 
 def _single(compiled: bool, setting: str):
-    from motornet_gym.envs import MotorEnv
+    import gymnasium as gym
 
-    env = MotorEnv(ENV_ID, compile=compiled, **R.ours_kwargs(setting))
+    import motornet_gym  # noqa: F401  (registers the ids)
+
+    # Through gym.make, with its wrappers, as a user (and the Reacher-v5 peer) steps it.
+    env = gym.make(ENV_ID, compile=compiled, **R.ours_kwargs(setting))
     env.reset(seed=0)
     a = np.full(6, 0.05, dtype=np.float32)
 

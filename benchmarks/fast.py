@@ -14,8 +14,8 @@ and a row against the reference with its own defaults, labelled as such (see
   drawing, loads, effector, cost, delay lines, observation, info dict of tensors) and
   ``Simulator.step_packed`` (the same outputs in one tensor, what the numpy front ends use) vs the
   reference ``RandomTargetReach(RigidTendonArm26(RigidTendonHillMuscle()), differentiable=False)``.
-* single env: ``MotorEnv.step`` (numpy in and out) vs the reference at B = 1, and Gymnasium's
-  MuJoCo ``Reacher-v5`` as a peer when ``gymnasium[mujoco]`` is installed.
+* single env: ``gym.make(id).step`` (numpy in and out, with its wrappers) vs the reference at B = 1,
+  and Gymnasium's MuJoCo ``Reacher-v5`` as a peer when ``gymnasium[mujoco]`` is installed.
 * backprop episode: arm26, GRU 128, B = 64, 100 steps, forward + backward + Adam.
 
 MyoSuite's elbow (a MuJoCo muscle model) is the other natural peer, but MyoSuite pins an older
@@ -112,9 +112,12 @@ def engine_table(batches: list[int], repeats: int, have_ref: bool) -> None:
 
 # ---------------------------------------------------------------------- single env
 def _ours_env(compiled: bool, steps: int, setting: str):
-    from motornet_gym.envs import MotorEnv
+    import gymnasium as gym
 
-    env = MotorEnv(ENV_ID, compile=compiled, **R.ours_kwargs(setting))
+    import motornet_gym  # noqa: F401  (registers the ids)
+
+    # Through gym.make, with its wrappers, as a user (and the Reacher-v5 peer) steps it.
+    env = gym.make(ENV_ID, compile=compiled, **R.ours_kwargs(setting))
     env.reset(seed=0)
     a = np.full(6, 0.05, dtype=np.float32)
 
