@@ -241,37 +241,21 @@ def _inductor_compile(graph: torch.fx.GraphModule, example: list[torch.Tensor]) 
     """Inductor on a traced inference graph, called without AOTAutograd's runtime wrappers.
 
     ``compile_fx`` wraps inductor's compiled graph in AOTAutograd's runtime (a dynamo ``disable``
-    frame, the runtime wrapper, output-alias replay), ~8 us of Python per call. The frozen step
-    needs none of it (no autograd, no input mutation), so the compiled graph is kept (through
-    ``inner_compile``) and called directly with the graph's lifted constants prepended, as
-    AOTAutograd lifts them (parameters, then buffers). Whether that call is the wrapped one's
-    equal is checked here on ``example``, output by output (values, and which outputs are inputs
-    returned as they are); on any difference, or when AOTAutograd compiled more than one graph,
-    the wrapped function is returned.
-
-    Cost: AOTAutograd's own cache would skip ``inner_compile``, so it is off for these graphs (the
-    compiled code still comes from inductor's FX-graph cache) and AOTAutograd re-traces each graph
-    when a process compiles it: measured, arm26 B = 1 in a fresh process with a warm cache, ~0.4 s
-    more per graph (reset 2.15 -> 2.50 s, first step 0.34 -> 0.87 s, medians of 3-5, loaded
-    machine), against ~2 us saved per call (B = 1 step 19.6 -> 17.5 us).
+    frame, the runtime wrapper, output-alias replay), ~2 us of Python per call at B = 1. The frozen
+    step needs none of it (no autograd, no input mutation), so the compiled graph is found inside
+    the wrapper (:func:`_compiled_graph`; AOTAutograd's and inductor's caches both still apply) and
+    called directly with the graph's lifted constants prepended, as AOTAutograd lifts them
+    (parameters, then buffers). Whether that call is the wrapped one's equal is checked here on
+    ``example``, output by output (values, and which outputs are inputs returned as they are); on any
+    difference, or if no single compiled graph is found, the wrapped function is returned.
     """
-    from torch._functorch import config as functorch_config
-    from torch._inductor.compile_fx import compile_fx, compile_fx_inner
+    from torch._inductor.compile_fx import compile_fx
 
-    inner: list[Any] = []
-
-    def keep(gm: torch.fx.GraphModule, ex: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
-        compiled = compile_fx_inner(gm, ex, *args, **kwargs)
-        inner.append((len(ex), compiled))
-        return compiled
-
-    # AOTAutograd's own cache would skip inner_compile; inductor's FX-graph cache still applies.
-    with functorch_config.patch(enable_autograd_cache=False):
-        wrapped = compile_fx(graph, example, inner_compile=keep)
-    consts = [*graph.parameters(), *graph.buffers()]
-    if len(inner) != 1 or inner[0][0] != len(consts) + len(example):
+    wrapped = compile_fx(graph, example)
+    compiled = _compiled_graph(wrapped)
+    if compiled is None:
         return wrapped
-    compiled = inner[0][1]
+    consts = [*graph.parameters(), *graph.buffers()]
 
     def call(*args: torch.Tensor) -> Any:
         return compiled([*consts, *args])
@@ -279,10 +263,49 @@ def _inductor_compile(graph: torch.fx.GraphModule, example: list[torch.Tensor]) 
     return call if _same_outputs(wrapped, call, example) else wrapped
 
 
+def _compiled_graph(fn: Any) -> Any:
+    """The one inductor ``OutputCode`` reachable from ``fn``'s closures, or ``None`` (none, or several)."""
+    from torch._inductor.output_code import OutputCode
+
+    found: list[Any] = []
+    seen: set[int] = set()
+
+    def visit(obj: Any, depth: int) -> None:
+        if id(obj) in seen or depth > 10:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, OutputCode):
+            if all(obj is not f for f in found):
+                found.append(obj)
+            return
+        kids = [c.cell_contents for c in (getattr(obj, "__closure__", None) or ()) if _filled(c)]
+        kids += [getattr(obj, a) for a in ("__wrapped__", "__self__") if hasattr(obj, a)]
+        if isinstance(obj, (list, tuple)):
+            kids += list(obj)
+        for kid in kids:
+            if callable(kid) or isinstance(kid, (list, tuple, OutputCode)):
+                visit(kid, depth + 1)
+
+    visit(fn, 0)
+    return found[0] if len(found) == 1 else None
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018  (an empty cell raises)
+    except ValueError:
+        return False
+    return True
+
+
 def _same_outputs(a: Callable[..., Any], b: Callable[..., Any], example: Sequence[torch.Tensor]) -> bool:
     """Whether ``a`` and ``b`` give equal outputs on ``example``, aliasing the same inputs."""
     with torch.no_grad():
-        out_a, out_b = a(*example), b(*example)
+        out_a = a(*example)
+        try:
+            out_b = b(*example)
+        except Exception:  # noqa: BLE001  (a wrong call of the compiled graph: keep the wrapper)
+            return False
     if len(out_a) != len(out_b):
         return False
     ids = {id(t): i for i, t in enumerate(example)}
