@@ -141,3 +141,23 @@ def test_a_stop_request_checkpoints_the_rollout_boundary_and_resumes_exactly(tmp
     assert resumed["env_steps"] == 1024
     _equal(_final_state(tmp_path / "whole", "ppo"), _final_state(tmp_path / "split", "ppo"))
     _equal(whole["eval"], resumed["eval"])
+
+
+def test_ppo_with_gsde_resumes_exactly(tmp_path):
+    """gSDE (ppo.yaml's Arm26Reach-v0 entry): the exploration matrix comes back with the RNG streams."""
+    sde = {**TINY["ppo"], "use_sde": True, "sde_sample_freq": 4, "policy_kwargs": {"net_arch": [32, 32]}}
+
+    def config(out: Path, total: int, **kw: Any) -> Any:
+        return PPOConfig(env_id=PM, env_kwargs=SHORT, n_envs=8, total_steps=total, eval_every=10**9,
+                         checkpoint_every=10**9, hyperparams_override=sde, out_dir=str(out), progress=False,
+                         tensorboard=False, seed=3, **kw)  # fmt: skip
+
+    first, total = STEPS["ppo"]
+    whole = _rl.train(config(tmp_path / "whole", total))
+    _rl.train(config(tmp_path / "split", first))
+    resumed = _rl.train(config(tmp_path / "ignored", total, resume=str(tmp_path / "split")))
+    assert whole["env_steps"] == resumed["env_steps"] == total
+    a, b = _final_state(tmp_path / "whole", "ppo"), _final_state(tmp_path / "split", "ppo")
+    assert any("log_std" in k for k in a["params"]["policy"])  # gSDE's parameters are there
+    _equal(a, b)
+    _equal(whole["eval"], resumed["eval"])
