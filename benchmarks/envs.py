@@ -168,7 +168,8 @@ def whole_run_table(repeats: int, steps: int, have_ref: bool) -> None:
     print(f"{'side':<16} {'seconds':>8} {'steps/s':>8} {'speed-up vs reference (draws removed)':>38}")
     for side in sides:
         rates = [steps / x for x in seconds[side]]
-        cell = f"{ratio(rates, [steps / x for x in seconds['reference']]):.1f}x" if have_ref else "-"
+        r = ratio(rates, [steps / x for x in seconds["reference"]]) if have_ref else None
+        cell = "-" if r is None else (f"{r:.1f}x" if r >= 0.1 else f"{r:.2g}x")  # a cold compile: 0.04x
         print(f"{side:<16} {median(seconds[side]):>8.2f} {fmt_rate(median(rates)):>8} {cell:>38}")
 
 
