@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from motornet_gym._compile import fastpath
-from motornet_gym._compile.packed import Layout, StatePacker
+from motornet_gym._compile.packed import OUTPUTS, Layout, StatePacker
 from motornet_gym.registry import make_simulator
 
 ARM = "motornet/Arm26Reach-v0"
@@ -317,6 +317,25 @@ def test_compiled_reset_packed_comes_from_the_frozen_initial_graph():
     assert comp._compiled.take_initial_packed() is None  # taken once; a step leaves none behind
 
 
+def _loop_row_info(layout: Layout, row: np.ndarray) -> dict:
+    """The info of a packed row by a plain loop over the columns: packed_row_info's reference."""
+    out: dict = {key: {} for key in layout.nested}
+    for key, sub, start, stop, shape, kind in layout.plan(OUTPUTS):
+        if not shape:
+            v = row[start] if kind == "f" else (np.int64(row[start]) if kind == "i" else row[start] > 0.5)
+        else:
+            v = row[start:stop]
+            if len(shape) > 1:
+                v = v.reshape(shape)
+            if kind != "f":
+                v = v.astype(np.int64) if kind == "i" else v > 0.5
+        if sub is None:
+            out[key] = v
+        else:
+            out[key][sub] = v
+    return out
+
+
 def _assert_same_info(a: dict, b: dict) -> None:
     assert list(a) == list(b)
     for key in a:
@@ -349,7 +368,7 @@ def test_generated_row_reader_equals_the_column_loop():
     row = np.arange(layout.width, dtype=np.float32) % 2 + np.arange(layout.width) * 0.25
     row = row.astype(np.float32)
     got = _common.packed_row_info(layout, row)
-    _assert_same_info(got, _common._loop_row_info(layout, row))
+    _assert_same_info(got, _loop_row_info(layout, row))
     assert got["grid"].shape == (2, 3) and got["step"].dtype == np.int64 and got["hit"].dtype == np.bool_
     # Views of the row, as the loop's are (the single env's info costs no copies).
     assert np.shares_memory(got["grid"], row) and np.shares_memory(got["it's"]["pair"], row)
@@ -357,7 +376,7 @@ def test_generated_row_reader_equals_the_column_loop():
     sim = make_simulator(ARM, batch_size=1)
     sim.reset(seed=0)
     r = sim.step_packed(torch.full((1, 6), 0.3)).numpy()[0]
-    _assert_same_info(_common.packed_row_info(sim.layout, r), _common._loop_row_info(sim.layout, r))
+    _assert_same_info(_common.packed_row_info(sim.layout, r), _loop_row_info(sim.layout, r))
 
 
 def test_direct_inductor_call_is_checked_against_the_wrapped_one(monkeypatch):

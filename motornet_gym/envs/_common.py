@@ -188,7 +188,7 @@ def host_step_one(sim: Any, action: torch.Tensor) -> tuple[np.ndarray, float, bo
     """
     packed = sim.step_packed(action)
     layout = sim.layout
-    row = (packed.detach() if packed.requires_grad else packed).cpu().numpy()[0]
+    row = _host_array(packed)[0]
     c = layout["observation"]
     obs = row[c.start : c.stop].astype(np.float32)  # a copy, C-contiguous
     info = packed_row_info(layout, row)
@@ -212,7 +212,12 @@ def host_reset(sim: Any, seed: Any = None, options: Any = None) -> HostStep:
 
 def to_host(layout: Layout, packed: torch.Tensor) -> HostStep:
     """One host copy of ``packed`` ``(N, K)`` (see :meth:`Simulator.step_packed`), split."""
-    return host_rows(layout, (packed.detach() if packed.requires_grad else packed).cpu().numpy())
+    return host_rows(layout, _host_array(packed))
+
+
+def _host_array(packed: torch.Tensor) -> np.ndarray:
+    """The numpy view (a copy off the CPU) of a packed output, detached."""
+    return (packed.detach() if packed.requires_grad else packed).cpu().numpy()
 
 
 def host_rows(layout: Layout, rows: np.ndarray) -> HostStep:
@@ -248,7 +253,7 @@ _ROW_READERS: weakref.WeakKeyDictionary[Layout, Callable[[np.ndarray], dict[str,
 
 
 def _row_reader(layout: Layout) -> Callable[[np.ndarray], dict[str, Any]]:
-    """``row -> info``, equal to :func:`_loop_row_info` (tested), as one generated expression."""
+    """``row -> info`` as one generated expression (tested equal to a loop over the columns)."""
 
     def value(c: Any) -> str:
         if not c.shape:
@@ -269,27 +274,6 @@ def _row_reader(layout: Layout) -> Callable[[np.ndarray], dict[str, Any]]:
     namespace: dict[str, Any] = {"int64": np.int64}
     exec(compile(source, "<packed_row_info>", "exec"), namespace)  # noqa: S102  (columns only)
     return namespace["read"]
-
-
-def _loop_row_info(layout: Layout, row: np.ndarray) -> dict[str, Any]:
-    """:func:`packed_row_info` as a loop over the columns (the reference its reader is tested on)."""
-    out: dict[str, Any] = {key: {} for key in layout.nested}
-    for key, sub, start, stop, shape, kind in layout.plan(OUTPUTS):
-        if not shape:
-            v: Any = (
-                row[start] if kind == "f" else (np.int64(row[start]) if kind == "i" else row[start] > 0.5)
-            )
-        else:
-            v = row[start:stop]
-            if len(shape) > 1:
-                v = v.reshape(shape)
-            if kind != "f":
-                v = v.astype(np.int64) if kind == "i" else v > 0.5
-        if sub is None:
-            out[key] = v
-        else:
-            out[key][sub] = v
-    return out
 
 
 def packed_batch_info(layout: Layout, rows: np.ndarray) -> dict[str, Any]:

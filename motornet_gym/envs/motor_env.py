@@ -203,7 +203,7 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
             options = {**options, "trial": 0}
         host = host_reset(self.simulator, seed=seed, options=options)
         super().reset(seed=seed)
-        self._finish(host, reset=True)
+        self._finish(host)
         return host.observation[0], self._info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -216,17 +216,17 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
         if u is None:  # not a finite float array of the right shape: validate (and raise) slowly
             u = validate_action(action, self._action_shape, self._device, self._dtype)
         obs, reward, terminated, truncated, info = host_step_one(self.simulator, u)
-        self._info = info
-        if self.render_mode is not None:
-            self._trail.append(info["fingertip_pos"][None])
-            if self.render_mode == "human":
-                self.render()
+        self._record(info, reset=False)
         return obs, reward, terminated, truncated, info
 
-    def _finish(self, host: HostStep, *, reset: bool) -> HostStep:
-        """Sets the info of a reset or step from its host copy (one host copy in all)."""
+    def _finish(self, host: HostStep) -> None:
+        """Sets the info of a reset from its host copy (one host copy in all)."""
         info = host.info_row(0)
         check_finite(host.observation, info["step"])
+        self._record(info, reset=True)
+
+    def _record(self, info: dict[str, Any], *, reset: bool) -> None:
+        """Keep the info of a reset or step, and draw it in human mode."""
         self._info = info
         if self.render_mode is not None:
             if reset:
@@ -234,7 +234,6 @@ class MotorEnv(gym.Env[np.ndarray, np.ndarray]):
             self._trail.append(info["fingertip_pos"][None])
             if self.render_mode == "human":
                 self.render()
-        return host
 
     def render(self) -> np.ndarray | None:
         """Draw the current state.
