@@ -79,6 +79,11 @@ class BackpropConfig:
             its hidden noise then comes from inductor's generator, so a run's numbers differ from
             those of the same run without it (each is reproducible); the published protocol runs
             without it.
+        fuse_steps: Run this many consecutive policy-and-simulator steps of a training rollout as
+            one compiled graph (``mg.rollout(..., fuse_steps=K)``; 1: step by step). ``K = 5``: ~1.7x
+            faster per batch than ``compile_policy`` (arm26, GRU 128, B = 64), after ~15 s more
+            compilation with a warm cache (minutes cold). Off by default for the same reason as
+            ``compile_policy`` (the hidden noise's generator); it supersedes ``compile_policy``.
         tensorboard: Log to TensorBoard (None: when installed).
         wandb: wandb mode, 'offline' or 'online' (None: off).
         progress: Show a progress bar (None: when stderr is a terminal, so quiet in CI and when piped).
@@ -109,6 +114,7 @@ class BackpropConfig:
     n_threads: int = 1
     compile: bool = True
     compile_policy: bool = False
+    fuse_steps: int = 1
     tensorboard: bool | None = None
     wandb: str | None = None
     progress: bool | None = None
@@ -116,7 +122,9 @@ class BackpropConfig:
     resume: str | None = None
 
     def __post_init__(self) -> None:
-        check_ints(self, ("batch_size", "hidden_size", "eval_every", "checkpoint_every", "n_threads"))
+        check_ints(
+            self, ("batch_size", "hidden_size", "eval_every", "checkpoint_every", "n_threads", "fuse_steps")
+        )
         if self.n_batches is None and self.time_budget_s is None and self.resume is None:
             raise ValueError("give n_batches or time_budget_s (or both); got neither")
         check_ints(self, ("n_batches",), allow_none=True)
@@ -210,7 +218,9 @@ def train(config: BackpropConfig) -> dict[str, Any]:
         ).to(device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
     # The training rollouts' policy: the module itself, or its compiled forward (same parameters).
-    net = mg.policies.compile_policy(policy, config.batch_size) if config.compile_policy else policy
+    # (A fused rollout compiles the policy inside its own graph.)
+    compiled_net = config.compile_policy and config.fuse_steps == 1
+    net = mg.policies.compile_policy(policy, config.batch_size) if compiled_net else policy
     start_batch, env_steps, wall_offset = 0, 0, 0.0
     if ckpt is not None:
         policy.load_state_dict(ckpt["policy"])
@@ -268,7 +278,7 @@ def train(config: BackpropConfig) -> dict[str, Any]:
             if config.lr_final_fraction < 1:
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(config, batch, clock())
-            traj = mg.rollout(sim, net, seed=batch_seed(config.seed, batch))
+            traj = mg.rollout(sim, net, seed=batch_seed(config.seed, batch), fuse_steps=config.fuse_steps)
             task_cost = traj.cost.mean()
             regs = regularisers(traj.hidden, sim.dt)
             loss = task_cost + sum(

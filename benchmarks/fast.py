@@ -159,7 +159,9 @@ def single_env_table(repeats: int, have_ref: bool) -> None:
 
 
 # ---------------------------------------------------------------------- backprop episode
-def _ours_backprop(compiled: bool, compile_policy: bool, batch: int, hidden: int, setting: str):
+def _ours_backprop(
+    compiled: bool, compile_policy: bool, batch: int, hidden: int, setting: str, fuse: int = 1
+):
     torch.manual_seed(0)
     sim = make_simulator(ENV_ID, batch_size=batch, compile=compiled, **R.ours_kwargs(setting))
     pol = GRUPolicy(sim.observation_size, sim.action_size, hidden)
@@ -167,12 +169,12 @@ def _ours_backprop(compiled: bool, compile_policy: bool, batch: int, hidden: int
     net = torch.compile(pol, fullgraph=True, dynamic=False) if compile_policy else pol
 
     def run() -> None:
-        traj = rollout(sim, net, seed=0)
+        traj = rollout(sim, net, seed=0, fuse_steps=fuse)
         opt.zero_grad(set_to_none=True)
         traj.cost.mean().backward()
         opt.step()
 
-    compile_s = _timed_first(run) if compiled or compile_policy else None
+    compile_s = _timed_first(run) if compiled or compile_policy or fuse > 1 else None
     return run, compile_s
 
 
@@ -204,18 +206,20 @@ def _reference_backprop(batch: int, hidden: int, setting: str):
 def backprop_table(repeats: int, have_ref: bool) -> None:
     batch, hidden = 64, 128
     print(f"\n== backprop episode: arm26, GRU {hidden}, B = {batch}, 100 steps, fwd + bwd + Adam ==")
-    print("(ms per episode; speed-up vs the reference of the row; compiled policy: torch.compile(GRU) too)")
+    print("(ms per episode; speed-up vs the reference of the row; compiled policy: torch.compile(GRU) too;")
+    print(" fused: rollout(..., fuse_steps=5), 5 policy+simulator steps per compiled graph)")
     fns, compile_s = {}, {}
     for setting in ("off", "on"):
-        for name, comp, cpol in (("eager", False, False), ("compile=True", True, False),
-                                 ("+ compiled policy", True, True)):  # fmt: skip
-            run, cs = _ours_backprop(comp, cpol, batch, hidden, setting)
+        variants_ = (("eager", False, False, 1), ("compile=True", True, False, 1),
+                     ("+ compiled policy", True, True, 1), ("fused", True, False, 5))  # fmt: skip
+        for name, comp, cpol, fuse in variants_:
+            run, cs = _ours_backprop(comp, cpol, batch, hidden, setting, fuse)
             fns[(setting, name)], compile_s[(setting, name)] = run, cs
     if have_ref:
         for setting in ("off", "on", "ref defaults"):
             fns[("ref", setting)] = _reference_backprop(batch, hidden, setting)
     rates = interleaved_rates(fns, 1.0, repeats, min_time=0.0)
-    variants = ("eager", "compile=True", "+ compiled policy")
+    variants = ("eager", "compile=True", "+ compiled policy", "fused")
     print(f"{'setting':<58} {'reference':>9} " + " ".join(f"{v:>17} {'x':>5}" for v in variants))
     for setting in ("off", "on", "ref defaults"):
         ours = "off" if setting == "ref defaults" else setting

@@ -34,6 +34,7 @@ __all__ = [
     "MAX_FUSED_STAGES",
     "PACKED_STATE_MAX_BATCH",
     "CompiledStep",
+    "require_grad",
 ]
 
 # The engine's types, seen from here as trees of tensors (this package sits below the engine).
@@ -161,7 +162,7 @@ class CompiledStep:
             observation=self._zero_observation if noise.observation is None else noise.observation,
         )
         if torch.is_grad_enabled() and (action.requires_grad or carries_grad):
-            return (*self._run_guarded(_require_grad(state), action, noise), True)
+            return (*self._run_guarded(require_grad(state), action, noise), True)
         with torch.no_grad():
             return (*self._run_guarded(state, action, noise), False)
 
@@ -306,7 +307,7 @@ class CompiledStep:
         return packed
 
 
-def _require_grad(state: SimState) -> SimState:
+def require_grad(state: SimState) -> SimState:
     """``state`` with every floating leaf of its dynamic parts requiring grad (task and step as is).
 
     See :func:`~motornet_gym._compile.fastpath.with_grad`: the compiled step then always sees the
