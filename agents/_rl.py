@@ -253,7 +253,8 @@ def train(config: RLConfig, on_eval: OnEval | None = None) -> dict[str, Any]:
     write_json(out / "config.json", config_to_dict(config))
     plain = (int, float, str, bool)
     algo_kwargs = {k: v if isinstance(v, plain) else repr(v) for k, v in hp.algo_kwargs.items()}
-    hp_record = {"source": hp.source, "policy": hp.policy, "n_envs": n_envs, "normalize": hp.normalize}
+    hp_record = {"source": hp.source, "policy": hp.policy, "n_envs": n_envs, "normalize": hp.normalize,
+                 "env_kwargs": hp.env_kwargs}  # fmt: skip
     write_json(out / "hyperparams.json", {**hp_record, "algo_kwargs": algo_kwargs})
     model.set_logger(_sb3_logger(out, config, start_steps))
     project = f"motornet_gym-{config.algorithm}"

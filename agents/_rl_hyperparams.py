@@ -10,7 +10,7 @@ import inspect
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
 
 RECURRENT, OFF_POLICY = frozenset({"recurrent_ppo"}), frozenset({"sac"})
 #: Hyperparameter keys that are not algorithm arguments.
-META_KEYS = ("policy", "n_envs", "n_timesteps", "normalize")
+META_KEYS = ("policy", "n_envs", "n_timesteps", "normalize", "env_kwargs")
 #: Algorithm arguments the scripts set themselves (from the run config).
 RESERVED = frozenset({"self", "policy", "env", "tensorboard_log", "verbose", "seed", "device",
                       "_init_setup_model"})  # fmt: skip
@@ -45,6 +45,9 @@ class Hyperparams:
         n_envs: Environments of the batched engine.
         n_timesteps: Default total env steps.
         normalize: ``VecNormalize`` keyword arguments, or None (no normalisation).
+        env_kwargs: ``make_simulator`` keyword arguments the agent needs (e.g. ``action_history``,
+            an observation setting), under the run's own ``env_kwargs`` (which win on a clash);
+            the task's cost is never set here.
         algo_kwargs: Keyword arguments of the algorithm class (schedules and activations resolved).
         source: ``"<yaml path>:<entry>"`` for messages.
     """
@@ -55,6 +58,7 @@ class Hyperparams:
     normalize: dict[str, Any] | None
     algo_kwargs: dict[str, Any]
     source: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 class LinearSchedule:
@@ -127,6 +131,7 @@ def load_hyperparams(
     if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
         raise ValueError(f"{source}: n_envs must be an integer >= 1; got {n_envs!r}")
     normalize = _normalize_kwargs(entry.pop("normalize", False), source)
+    env_kwargs = _env_kwargs(entry.pop("env_kwargs", None), source)
     for key in SCHEDULE_KEYS:
         v = entry.get(key)
         if isinstance(v, str) and v.startswith("lin_") and _FLOAT.match(v[4:]):
@@ -139,7 +144,25 @@ def load_hyperparams(
         entry["policy_kwargs"] = _policy_kwargs(cls.policy_aliases[policy], entry["policy_kwargs"], source)
     if normalize is not None:
         normalize.setdefault("gamma", float(entry.get("gamma", sig["gamma"].default)))
-    return Hyperparams(policy, n_envs, n_timesteps, normalize, entry, source)
+    return Hyperparams(policy, n_envs, n_timesteps, normalize, entry, source, env_kwargs)
+
+
+#: Cost settings a hyperparameter file may not change: every method is trained on the task's cost.
+COST_KWARGS = ("effort_weight", "position_weight", "velocity_weight")
+
+
+def _env_kwargs(value: Any, source: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError(f"{source}: env_kwargs must be a mapping of make_simulator arguments; got {value!r}")
+    cost = sorted(set(value) & set(COST_KWARGS))
+    if cost:
+        raise ValueError(
+            f"{source}: env_kwargs may not set the task cost ({cost[0]!r}): every method optimises "
+            "the same cost; pass it with the run's --env-kwargs instead"
+        )
+    return {k: _number(v) for k, v in value.items()}
 
 
 def _normalize_kwargs(value: Any, source: str) -> dict[str, Any] | None:

@@ -150,6 +150,9 @@ def setup(config: RLConfig) -> tuple[RLConfig, Path | None, Hyperparams, dict[st
 
     config, ckpt = resolve_resume(config)
     env_id = check_env_id(config.env_id)
+    hp = load_hyperparams(config.algorithm, env_id, config.hyperparams, config.hyperparams_override)
+    if hp.env_kwargs:  # the entry's observation settings, under the run's own env_kwargs
+        config = dataclasses.replace(config, env_kwargs={**hp.env_kwargs, **config.env_kwargs})
     if config.eval_env_id is not None:
         train_obs = mg.make_simulator(env_id, **config.env_kwargs).observation_parts
         eval_obs = mg.make_simulator(check_env_id(config.eval_env_id), **config.env_kwargs).observation_parts
@@ -158,7 +161,6 @@ def setup(config: RLConfig) -> tuple[RLConfig, Path | None, Hyperparams, dict[st
                 f"eval_env_id {config.eval_env_id!r} must have the observation of env_id {env_id!r} "
                 f"{train_obs}; got {eval_obs}"
             )
-    hp = load_hyperparams(config.algorithm, env_id, config.hyperparams, config.hyperparams_override)
     cls = algorithm_class(config.algorithm)
     meta = json.loads((ckpt / META).read_text()) if ckpt is not None else {}
     start_steps = int(meta.get("env_steps", 0))

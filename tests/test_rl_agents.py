@@ -240,6 +240,39 @@ def test_bad_yaml_file_key_names_file_and_entry(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_yaml_env_kwargs_reach_the_env_the_evaluation_and_the_saved_agent(tmp_path):
+    """An entry's ``env_kwargs`` (an observation setting such as the efference copy) sets up the
+    training env, the evaluations and the saved agent; the run's own env_kwargs win on a clash."""
+    path = tmp_path / "hp.yaml"
+    path.write_text(f"{PM}:\n  n_envs: 8\n  env_kwargs: {{action_history: 2, episode_duration: 0.5}}\n")
+    out = tmp_path / "run"
+    train_ppo(_tiny_config(out, total_steps=256, hyperparams=str(path)))
+    kw = json.loads((out / "config.json").read_text())["env_kwargs"]
+    assert kw == {"action_history": 2, "episode_duration": 0.2}  # SHORT's duration wins
+    assert json.loads((out / "hyperparams.json").read_text())["env_kwargs"] == {
+        "action_history": 2, "episode_duration": 0.5}  # fmt: skip
+    agent = _rl.load_agent(out / "agent")
+    assert agent.metadata["env_kwargs"] == kw
+    # The policy acts on the longer observation (4 muscles x 2 past actions more).
+    plain = _rl.make_env(PM, 1, None, SHORT).observation_space.shape[0]
+    assert agent.model.observation_space.shape[0] == plain + 8
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{velocity_weight: 0.5}", "env_kwargs may not set the task cost \\('velocity_weight'\\)"),
+        ("[1, 2]", "env_kwargs must be a mapping of make_simulator arguments"),
+    ],
+)
+def test_yaml_env_kwargs_may_not_change_the_cost(entry, message, tmp_path):
+    path = tmp_path / "hp.yaml"
+    path.write_text(f"{PM}:\n  env_kwargs: {entry}\n")
+    with pytest.raises(_rl.ConfigError, match=message):
+        train_ppo(_tiny_config(tmp_path / "run", hyperparams=str(path)))
+    assert not (tmp_path / "run").exists()
+
+
 def test_unknown_env_id_fails_before_training(tmp_path):
     with pytest.raises(_rl.ConfigError, match="unknown env_id 'motornet/Nope-v0'"):
         train_ppo(_tiny_config(tmp_path / "run", env_id="motornet/Nope-v0"))
