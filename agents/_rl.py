@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from agents._common import (
     RunLogger,
@@ -100,9 +101,13 @@ def _callback_class() -> type:
             self.run = run
 
         def _on_rollout_start(self) -> None:
-            self.run.maybe_eval_and_checkpoint()
-            if self.run.should_stop():
-                self.run.stop_at_boundary()
+            self.run.at_rollout_start = True
+            try:
+                self.run.maybe_eval_and_checkpoint()
+                if self.run.should_stop():
+                    self.run.stop_at_boundary()
+            finally:
+                self.run.at_rollout_start = False
 
         def _on_step(self) -> bool:
             return self.run.stopped_at is None
@@ -130,6 +135,30 @@ class _Run:
         self.halted = False  # on_eval asked to stop
         self.stopped_at: int | None = None  # env steps of the rollout boundary a stop request ended at
         self._controller: SB3Controller | None = None
+        self.at_rollout_start = False
+        #: The torch RNG states just before gSDE's last noise draw (see :meth:`_watch_sde_draws`).
+        self.pre_draw_rng: tuple[torch.Tensor, list[torch.Tensor] | None] | None = None
+        self._watch_sde_draws()
+
+    def _watch_sde_draws(self) -> None:
+        """Record the RNG states before each gSDE exploration-matrix draw.
+
+        An on-policy rollout draws the matrix (``policy.reset_noise``) *before* its
+        ``on_rollout_start`` callback, where a mid-run checkpoint is written; a resume then draws it
+        again at the start of its first rollout. So a checkpoint at a rollout start saves the RNG
+        state from before that draw, and the resumed run draws the same matrix.
+        """
+        policy = self.model.policy
+        if not getattr(self.model, "use_sde", False) or not hasattr(policy, "reset_noise"):
+            return
+        original = policy.reset_noise
+
+        def reset_noise(*args: Any, **kwargs: Any) -> Any:
+            cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+            self.pre_draw_rng = (torch.get_rng_state(), cuda)
+            return original(*args, **kwargs)
+
+        policy.reset_noise = reset_noise
 
     def controller(self) -> SB3Controller:
         """The model as a controller, built once.
@@ -184,6 +213,8 @@ class _Run:
             return
         keep = self.config.keep_checkpoints
         state = capture_state(self.model, self.venv)
+        if self.at_rollout_start and self.pre_draw_rng is not None:  # (see _watch_sde_draws)
+            state["torch_cpu"], state["torch_cuda"] = self.pre_draw_rng
         save_checkpoint(self.out, self.model, self.venv, self.meta(), keep, self.replay, state)
         self.ckpt_step = steps
 

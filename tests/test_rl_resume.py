@@ -41,6 +41,9 @@ TINY = {
         "n_steps": 25,
         "batch_size": 100,
         "n_epochs": 2,
+        # A constant rate: a linear schedule runs over the leg's own total_steps, so a first leg
+        # of 600 steps is another run than the first 600 steps of a 1200-step one.
+        "learning_rate": 3e-4,
         "policy_kwargs": {"lstm_hidden_size": 8, "net_arch": [8]},
     },  # fmt: skip
 }
@@ -49,10 +52,10 @@ STEPS = {"ppo": (512, 1024), "sac": (264, 400), "recurrent_ppo": (600, 1200)}
 
 
 def _config(algorithm: str, out: Path, total: int, **kw: Any) -> Any:
+    kw.setdefault("hyperparams_override", TINY[algorithm])
     return CONFIGS[algorithm](
         env_id=PM, env_kwargs=SHORT, n_envs=8, total_steps=total, eval_every=10**9, checkpoint_every=10**9,
-        hyperparams_override=TINY[algorithm], out_dir=str(out), progress=False, tensorboard=False, seed=3,
-        **kw,
+        out_dir=str(out), progress=False, tensorboard=False, seed=3, **kw,
     )  # fmt: skip
 
 
@@ -119,9 +122,16 @@ def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(algorithm, tmp
         _equal(a["params"], _final_state(tmp_path / "legacy", algorithm)["params"])
 
 
-def test_a_stop_request_checkpoints_the_rollout_boundary_and_resumes_exactly(tmp_path, monkeypatch):
-    """A signal arriving mid-rollout: the run stops at the next boundary, its checkpoint is exact."""
-    whole = _rl.train(_config("ppo", tmp_path / "whole", 1024))
+@pytest.mark.parametrize("sde", [False, True], ids=["gaussian", "gsde"])
+def test_a_stop_request_checkpoints_the_rollout_boundary_and_resumes_exactly(sde, tmp_path, monkeypatch):
+    """A signal arriving mid-rollout: the run stops at the next boundary, its checkpoint is exact.
+
+    With gSDE the rollout draws its exploration matrix before the boundary's callback writes the
+    checkpoint; the checkpoint keeps the RNG state from before that draw, so the resumed run draws
+    the same matrix (without that, the gsde case fails).
+    """
+    hp = {**TINY["ppo"], "use_sde": True, "sde_sample_freq": 4} if sde else TINY["ppo"]
+    whole = _rl.train(_config("ppo", tmp_path / "whole", 1024, hyperparams_override=hp))
     calls = {"n": 0}
     original = _rl._Run.should_stop
 
@@ -134,11 +144,13 @@ def test_a_stop_request_checkpoints_the_rollout_boundary_and_resumes_exactly(tmp
 
     with monkeypatch.context() as m:
         m.setattr(_rl._Run, "should_stop", signal_after_300_steps)
-        stopped = _rl.train(_config("ppo", tmp_path / "split", 1024))
+        stopped = _rl.train(_config("ppo", tmp_path / "split", 1024, hyperparams_override=hp))
     assert calls["n"] >= 1 and stopped["stopped_by"] == "signal SIGINT"
     assert stopped["env_steps"] == 512  # the first rollout boundary after the request (256 per rollout)
     resumed = _rl.train(_config("ppo", tmp_path / "ignored", 1024, resume=str(tmp_path / "split")))
     assert resumed["env_steps"] == 1024
+    if sde:
+        assert any("log_std" in k for k in _final_state(tmp_path / "whole", "ppo")["params"]["policy"])
     _equal(_final_state(tmp_path / "whole", "ppo"), _final_state(tmp_path / "split", "ppo"))
     _equal(whole["eval"], resumed["eval"])
 
