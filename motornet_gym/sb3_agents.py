@@ -33,6 +33,7 @@ __all__ = [
     "ACTION_MAPPING",
     "FORMAT",
     "LSTMState",
+    "OBSERVATION_KWARGS",
     "SB3Controller",
     "algorithm_class",
     "engine_state",
@@ -46,6 +47,8 @@ __all__ = [
 
 FORMAT = "motornet_gym.sb3_agent/1"
 #: ``agent.json``'s ``action_mapping`` of runs that act through :func:`symmetric_actions`.
+#: ``make_simulator`` arguments that change the observation's size (a controller needs its own).
+OBSERVATION_KWARGS = ("action_history",)
 ACTION_MAPPING = "symmetric: excitation = (clip(u, -1, 1) + 1) / 2"
 AGENT_DIR, BEST_DIR, CHECKPOINTS, LATEST = "agent", "best", "checkpoints", "latest.json"
 MODEL, VECNORM, REPLAY, META = "model.zip", "vecnormalize.pkl", "replay_buffer.pkl", "agent.json"
@@ -196,6 +199,16 @@ class SB3Controller:
             actor = getattr(getattr(model.policy, "actor", None), "latent_pi", None)
         if actor is not None and not recurrent:
             actor.register_forward_hook(self._record)
+
+    @property
+    def observation_kwargs(self) -> dict[str, Any]:
+        """The training run's ``make_simulator`` settings that shape the observation the agent acts on.
+
+        (``action_history``, the efference copy.) :func:`motornet_gym.analysis.evaluate` applies them
+        under its own ``env_kwargs``, so a saved agent is scored on the observation it was trained on.
+        """
+        kw = self.metadata.get("env_kwargs") or {}
+        return {k: kw[k] for k in OBSERVATION_KWARGS if k in kw}
 
     def _record(self, module: Any, inputs: Any, output: Any) -> None:
         self.last_activity = output.detach() if isinstance(output, torch.Tensor) else None

@@ -256,6 +256,11 @@ def test_yaml_env_kwargs_reach_the_env_the_evaluation_and_the_saved_agent(tmp_pa
     # The policy acts on the longer observation (4 muscles x 2 past actions more).
     plain = _rl.make_env(PM, 1, None, SHORT).observation_space.shape[0]
     assert agent.model.observation_space.shape[0] == plain + 8
+    # evaluate() applies the agent's observation settings under its own env_kwargs.
+    assert agent.observation_kwargs == {"action_history": 2}
+    got = evaluate_controller(agent, PM, dict(SHORT))
+    want = evaluate_controller(agent, PM, {**SHORT, "action_history": 2})
+    np.testing.assert_equal(got, want)  # (NaN == NaN for a time to target never reached)
 
 
 @pytest.mark.parametrize(

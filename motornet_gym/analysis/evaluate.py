@@ -186,7 +186,9 @@ def evaluate(
         env_id: Registered id.
         suite: ``"eval"`` (the task's fixed evaluation trials) or ``"train"`` (random draws).
         seed: Seed of the simulator (noise, and trial draws for ``"train"``).
-        env_kwargs: Keyword arguments of :func:`motornet_gym.make_simulator` (noise, delays, ...).
+        env_kwargs: Keyword arguments of :func:`motornet_gym.make_simulator` (noise, delays, ...),
+            over the controller's own ``observation_kwargs`` if it has them (a saved SB3 agent's
+            efference copy: the observation it was trained on).
         device: Torch device.
         target_radius: m, radius for ``time_to_target``.
         hold_window: Steps at the end of the trial averaged by ``hold_error``.
@@ -196,7 +198,7 @@ def evaluate(
     """
     if suite not in ("eval", "train"):
         raise ValueError(f"suite must be 'eval' or 'train'; got {suite!r}")
-    kwargs = dict(env_kwargs or {})
+    kwargs = {**dict(getattr(controller, "observation_kwargs", None) or {}), **dict(env_kwargs or {})}
     probe = make_simulator(env_id, batch_size=1, **kwargs)
     sim = make_simulator(env_id, batch_size=probe.task.eval_size, device=device, **kwargs)
     act = as_controller(controller)
