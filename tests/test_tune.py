@@ -66,7 +66,7 @@ def test_a_two_trial_search_writes_its_study_and_resumes_it(tmp_path):
     out = tmp_path / "study"
     yaml_values = {"n_steps": 64, "net_width": 64, "learning_rate": 3e-4, "lr_schedule": "constant",
                    "batch_size": 512, "n_epochs": 5, "gamma": 0.99, "gae_lambda": 0.95, "clip_range": 0.2,
-                   "log_std_init": -1.0}  # fmt: skip
+                   "log_std_init": -1.0, "use_sde": False, "action_history": 0}  # fmt: skip
     first = tune.tune(_tiny(out, enqueue={"yaml": yaml_values}))
     assert first["trials"]["complete"] == 2 and first["best"] is not None
     files = {p.name for p in out.iterdir()}
