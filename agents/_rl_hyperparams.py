@@ -10,13 +10,14 @@ import inspect
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from motornet_gym.sb3_agents import algorithm_class
+from motornet_gym.tasks import TaskConfig
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
 
@@ -147,8 +148,9 @@ def load_hyperparams(
     return Hyperparams(policy, n_envs, n_timesteps, normalize, entry, source, env_kwargs)
 
 
-#: Cost settings a hyperparameter file may not change: every method is trained on the task's cost.
-COST_KWARGS = ("effort_weight", "position_weight", "velocity_weight")
+#: Cost settings a hyperparameter file may not change (the task config's ``*_weight`` fields): every
+#: method is trained on the task's cost.
+COST_KWARGS = tuple(f.name for f in fields(TaskConfig) if f.name.endswith("_weight"))
 
 
 def _env_kwargs(value: Any, source: str) -> dict[str, Any]:

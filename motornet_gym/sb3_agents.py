@@ -46,9 +46,9 @@ __all__ = [
 ]
 
 FORMAT = "motornet_gym.sb3_agent/1"
-#: ``agent.json``'s ``action_mapping`` of runs that act through :func:`symmetric_actions`.
 #: ``make_simulator`` arguments that change the observation's size (a controller needs its own).
 OBSERVATION_KWARGS = ("action_history",)
+#: ``agent.json``'s ``action_mapping`` of runs that act through :func:`symmetric_actions`.
 ACTION_MAPPING = "symmetric: excitation = (clip(u, -1, 1) + 1) / 2"
 AGENT_DIR, BEST_DIR, CHECKPOINTS, LATEST = "agent", "best", "checkpoints", "latest.json"
 MODEL, VECNORM, REPLAY, META = "model.zip", "vecnormalize.pkl", "replay_buffer.pkl", "agent.json"
